@@ -1,0 +1,22 @@
+// The systemd notification protocol (sd_notify). Every call is a no-op when the daemon was not
+// started with $NOTIFY_SOCKET.
+#pragma once
+
+#include <string>
+
+namespace tomstream::app {
+
+class Notifier {
+ public:
+  // READY=1 with a STATUS= line.
+  void Ready(const std::string& status);
+  // STATUS= only; repeated identical lines are not re-sent.
+  void Status(const std::string& status);
+  void Stopping(const std::string& status);
+
+ private:
+  void Send(const std::string& message);
+  std::string last_status_;
+};
+
+}  // namespace tomstream::app

@@ -1,0 +1,234 @@
+#include "store/store.h"
+
+#include <sys/stat.h>
+
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+#include <future>
+
+#include <spdlog/spdlog.h>
+
+#include "store/sqlite.h"
+
+namespace tomstream::store {
+namespace {
+
+int64_t FileSize(const std::string& path) {
+  struct stat st {};
+  return stat(path.c_str(), &st) == 0 ? static_cast<int64_t>(st.st_size) : 0;
+}
+
+Status CreateParentDirectories(const std::string& path) {
+  const std::filesystem::path parent = std::filesystem::path(path).parent_path();
+  if (parent.empty()) return Status::Ok();
+  std::error_code ec;
+  if (std::filesystem::is_directory(parent, ec)) return Status::Ok();
+  std::filesystem::path partial;
+  for (const auto& part : parent) {
+    partial /= part;
+    if (mkdir(partial.c_str(), 0750) != 0 && errno != EEXIST) {
+      return Status::IoError("cannot create directory " + partial.string() + ": " +
+                             std::strerror(errno));
+    }
+  }
+  return Status::Ok();
+}
+
+int64_t NowMillis() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+}  // namespace
+
+std::string SqliteVersion() { return sqlite3_libversion(); }
+
+Store::Store(StoreOptions options) : options_(std::move(options)) {}
+
+Result<std::unique_ptr<Store>> Store::Open(const StoreOptions& options) {
+  return Open(options, SchemaMigrations());
+}
+
+Result<std::unique_ptr<Store>> Store::Open(const StoreOptions& options,
+                                           std::span<const Migration> migrations) {
+  TOMSTREAM_RETURN_IF_ERROR(CreateParentDirectories(options.path));
+  auto lock = LockFile::Acquire(options.path + ".lock", "store " + options.path);
+  if (!lock.ok()) return lock.status();
+  const int busy_ms = static_cast<int>(options.busy_timeout.count());
+  auto writer = Connection::Open(options.path, Connection::Mode::kReadWrite, busy_ms);
+  if (!writer.ok()) return writer.status();
+  TOMSTREAM_RETURN_IF_ERROR(Migrate(**writer, migrations));
+  auto version = (*writer)->QueryInt("PRAGMA user_version");
+  if (!version.ok()) return version.status();
+
+  std::unique_ptr<Store> store(new Store(options));
+  store->lock_ = std::move(lock).value();
+  store->schema_version_ = static_cast<int>(*version);
+  store->writer_ = std::move(writer).value();
+  for (int i = 0; i < options.reader_connections; ++i) {
+    auto reader = Connection::Open(options.path, Connection::Mode::kReadOnly, busy_ms);
+    if (!reader.ok()) return reader.status().WithContext("opening a reader connection");
+    store->idle_readers_.push_back(std::move(reader).value());
+  }
+  store->writer_thread_ = std::thread([s = store.get()] { s->WriterLoop(); });
+  return store;
+}
+
+Store::~Store() { Close(); }
+
+void Store::Close() {
+  {
+    std::lock_guard lock(mu_);
+    closing_ = true;
+  }
+  queue_cv_.notify_all();
+  if (writer_thread_.joinable()) writer_thread_.join();
+}
+
+Status Store::Submit(WriteFn fn, DoneFn done) {
+  {
+    std::lock_guard lock(mu_);
+    if (closing_) return Status::Unavailable("store is closing");
+    if (!write_error_.empty()) {
+      return Status::Unavailable("store refuses writes after an earlier failure: " + write_error_);
+    }
+    if (queue_.size() >= options_.write_queue_capacity) {
+      return Status::ResourceExhausted("store write queue is full (" +
+                                       std::to_string(options_.write_queue_capacity) + " jobs)");
+    }
+    queue_.push_back(Job{std::move(fn), std::move(done)});
+  }
+  queue_cv_.notify_one();
+  return Status::Ok();
+}
+
+Status Store::Write(WriteFn fn) {
+  auto promise = std::make_shared<std::promise<Status>>();
+  auto future = promise->get_future();
+  TOMSTREAM_RETURN_IF_ERROR(
+      Submit(std::move(fn), [promise](const Status& st) { promise->set_value(st); }));
+  return future.get();
+}
+
+void Store::WriterLoop() {
+  std::vector<Job> batch;
+  for (;;) {
+    {
+      std::unique_lock lock(mu_);
+      queue_cv_.wait(lock, [&] { return closing_ || !queue_.empty(); });
+      if (queue_.empty()) return;  // closing and drained
+      while (!queue_.empty() && batch.size() < options_.max_jobs_per_commit) {
+        batch.push_back(std::move(queue_.front()));
+        queue_.pop_front();
+      }
+    }
+    CommitBatch(batch);
+    batch.clear();
+  }
+}
+
+void Store::CommitBatch(std::vector<Job>& batch) {
+  Connection& db = *writer_;
+  std::vector<Status> results(batch.size());
+  Status txn = db.Exec("BEGIN IMMEDIATE");
+  if (txn.ok()) {
+    for (size_t i = 0; i < batch.size(); ++i) {
+      Status st = db.Exec("SAVEPOINT job");
+      if (st.ok()) {
+        st = batch[i].fn(db);
+        if (st.ok()) {
+          st = db.Exec("RELEASE job");
+        } else {
+          (void)db.Exec("ROLLBACK TO job");
+          (void)db.Exec("RELEASE job");
+        }
+      }
+      results[i] = std::move(st);
+    }
+    txn = db.Exec("COMMIT");
+    if (!txn.ok()) (void)db.Exec("ROLLBACK");
+  }
+  if (!txn.ok()) {
+    const bool sticky = txn.code() == StatusCode::kIoError ||
+                        txn.code() == StatusCode::kResourceExhausted;
+    if (sticky) {
+      spdlog::error("store: commit failed, refusing further writes: {}", txn.message());
+      std::lock_guard lock(mu_);
+      write_error_ = txn.message();
+    }
+    for (auto& r : results) r = txn;
+  }
+  for (size_t i = 0; i < batch.size(); ++i) {
+    if (batch[i].done) batch[i].done(results[i]);
+  }
+}
+
+Status Store::Read(const ReadFn& fn) {
+  std::unique_ptr<Connection> conn;
+  {
+    std::unique_lock lock(readers_mu_);
+    readers_cv_.wait(lock, [&] { return !idle_readers_.empty(); });
+    conn = std::move(idle_readers_.back());
+    idle_readers_.pop_back();
+  }
+  Status st = fn(*conn);
+  {
+    std::lock_guard lock(readers_mu_);
+    idle_readers_.push_back(std::move(conn));
+  }
+  readers_cv_.notify_one();
+  return st;
+}
+
+Status Store::RecordStartup(std::string_view daemon_version) {
+  const std::string version(daemon_version);
+  return Write([version](Connection& db) -> Status {
+    auto stmt = db.Prepare(
+        "INSERT INTO store_meta(key, value) VALUES (?, ?) "
+        "ON CONFLICT(key) DO UPDATE SET value = excluded.value");
+    if (!stmt.ok()) return stmt.status();
+    TOMSTREAM_RETURN_IF_ERROR(stmt->Bind(1, "last_started_version").Bind(2, version).Run());
+    stmt->Reset();
+    TOMSTREAM_RETURN_IF_ERROR(
+        stmt->Bind(1, "last_started_at_ms").Bind(2, std::to_string(NowMillis())).Run());
+    auto created = db.Prepare(
+        "INSERT INTO store_meta(key, value) VALUES ('created_by_version', ?) "
+        "ON CONFLICT(key) DO NOTHING");
+    if (!created.ok()) return created.status();
+    return created->Bind(1, version).Run();
+  });
+}
+
+Result<std::string> Store::GetMeta(std::string_view key) {
+  std::string value;
+  bool found = false;
+  const std::string k(key);
+  Status st = Read([&](Connection& db) -> Status {
+    auto stmt = db.Prepare("SELECT value FROM store_meta WHERE key = ?");
+    if (!stmt.ok()) return stmt.status();
+    stmt->Bind(1, k);
+    auto row = stmt->Step();
+    if (!row.ok()) return row.status();
+    found = row.value();
+    if (found) value = stmt->ColumnText(0);
+    return Status::Ok();
+  });
+  if (!st.ok()) return st;
+  if (!found) return Status::NotFound("no store_meta key " + k);
+  return value;
+}
+
+StoreStats Store::Stats() const {
+  StoreStats s;
+  s.path = options_.path;
+  s.schema_version = schema_version_;
+  s.size_bytes = FileSize(options_.path);
+  s.wal_size_bytes = FileSize(options_.path + "-wal");
+  std::lock_guard lock(mu_);
+  s.write_error = write_error_;
+  return s;
+}
+
+}  // namespace tomstream::store
