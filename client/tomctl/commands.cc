@@ -1,5 +1,6 @@
 #include "commands.h"
 
+#include <cctype>
 #include <memory>
 
 #include "output.h"
@@ -13,11 +14,15 @@ namespace pb = tomstream::v1;
 CLI::App* AddCommand(CLI::App& app, GlobalOptions& globals, const std::string& name,
                      const std::string& help, std::function<void(Connection&)> run) {
   CLI::App* sub = app.add_subcommand(name, help);
-  sub->callback([&globals, run = std::move(run)] {
-    Connection conn(globals.connection);
-    run(conn);
-  });
+  OnRun(sub, globals, std::move(run));
   return sub;
+}
+
+std::string StateName(pb::StreamState state) {
+  std::string name = pb::StreamState_Name(state);
+  name = name.substr(std::string("STREAM_STATE_").size());
+  for (char& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return name;
 }
 
 void PrintStatus(const pb::GetStatusResponse& s, std::ostream& out) {
@@ -34,12 +39,35 @@ void PrintStatus(const pb::GetStatusResponse& s, std::ostream& out) {
     out << "  streams:   none\n";
   }
   for (const pb::StreamStatus& stream : s.streams()) {
-    out << "  stream " << stream.name() << ": " << pb::StreamState_Name(stream.state())
-        << ", stored " << stream.stored() << "\n";
+    out << "  stream " << stream.name() << " (" << stream.bootstrap() << ", " << stream.security()
+        << ", group " << stream.group_id() << "): " << StateName(stream.state()) << "\n";
+    out << "    stored " << stream.stored() << ", duplicates " << stream.duplicates_skipped()
+        << ", quarantined " << stream.quarantined() << ", skipped " << stream.skipped_test() << ", "
+        << stream.messages_per_second() << " msg/s\n";
+    if (!stream.last_error().empty()) {
+      out << "    last error: " << stream.last_error() << " (" << FormatTime(stream.last_error_at())
+          << ")\n";
+    }
+    if (stream.has_last_heartbeat_at()) {
+      out << "    last heartbeat: " << FormatTime(stream.last_heartbeat_at()) << "\n";
+    }
+    for (const pb::PartitionStatus& p : stream.partitions()) {
+      out << "    " << p.topic() << "[" << p.partition() << "]  offset " << p.stored_offset()
+          << "  high " << p.high_watermark() << "  lag " << p.lag();
+      if (p.has_last_message_at()) out << "  last " << FormatTime(p.last_message_at());
+      out << "\n";
+    }
   }
 }
 
 }  // namespace
+
+void OnRun(CLI::App* sub, GlobalOptions& globals, std::function<void(Connection&)> fn) {
+  sub->callback([&globals, fn = std::move(fn)] {
+    Connection conn(globals.connection);
+    fn(conn);
+  });
+}
 
 void AddCommands(CLI::App& app, GlobalOptions& globals, std::ostream& out) {
   AddCommand(app, globals, "status", "Show the daemon's state", [&](Connection& conn) {
@@ -74,8 +102,7 @@ void AddCommands(CLI::App& app, GlobalOptions& globals, std::ostream& out) {
   auto level = std::make_shared<std::string>();
   log->add_option("level", *level, "trace, debug, info, warn, error, critical or off")
       ->required();
-  log->callback([&globals, &out, level] {
-    Connection conn(globals.connection);
+  OnRun(log, globals, [&globals, &out, level](Connection& conn) {
     pb::SetLogLevelRequest req;
     req.set_level(*level);
     pb::SetLogLevelResponse resp;
@@ -87,6 +114,7 @@ void AddCommands(CLI::App& app, GlobalOptions& globals, std::ostream& out) {
       out << "log level " << resp.previous_level() << " -> " << resp.level() << "\n";
     }
   });
+  AddStreamCommands(app, globals, out);
 }
 
 }  // namespace tomctl

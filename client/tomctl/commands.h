@@ -17,8 +17,14 @@ struct GlobalOptions {
   bool json = false;
 };
 
+// Makes `sub` run `fn` with a connection to the daemon when it is used.
+void OnRun(CLI::App* sub, GlobalOptions& globals, std::function<void(Connection&)> fn);
+
 // Adds every command to `app`. A command's action runs with a connected Connection and writes
 // to `out`; errors are thrown as CommandError.
 void AddCommands(CLI::App& app, GlobalOptions& globals, std::ostream& out);
+
+// topics, alerts, photometry, quarantine (stream_commands.cc).
+void AddStreamCommands(CLI::App& app, GlobalOptions& globals, std::ostream& out);
 
 }  // namespace tomctl

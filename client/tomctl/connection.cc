@@ -14,11 +14,12 @@ Connection::Connection(ConnectionOptions options) : options_(std::move(options))
   if (s.rfind("unix:", 0) == 0) {
     unix_path_ = s.substr(5);
     target_ = s;
-  } else if (!s.empty() && (s.front() == '/' || s.front() == '.')) {
-    unix_path_ = s;
-    target_ = "unix:" + s;
+  } else if (s.find("://") != std::string::npos ||
+             (s.find('/') == std::string::npos && s.find(':') != std::string::npos)) {
+    target_ = s;  // a gRPC target such as 127.0.0.1:50051 or dns:///host:port
   } else {
-    target_ = s;
+    unix_path_ = s;  // a socket path, absolute or relative
+    target_ = "unix:" + s;
   }
 }
 
@@ -45,8 +46,8 @@ tomstream::v1::Control::Stub& Connection::stub() {
     if (!unix_path_.empty()) ProbeUnixSocket();
     grpc::ChannelArguments args;
     args.SetInt(GRPC_ARG_ENABLE_RETRIES, 0);
-    auto channel = grpc::CreateCustomChannel(target_, grpc::InsecureChannelCredentials(), args);
-    stub_ = tomstream::v1::Control::NewStub(channel);
+    channel_ = grpc::CreateCustomChannel(target_, grpc::InsecureChannelCredentials(), args);
+    stub_ = tomstream::v1::Control::NewStub(channel_);
   }
   return *stub_;
 }
@@ -55,6 +56,15 @@ std::unique_ptr<grpc::ClientContext> Connection::NewContext() const {
   auto ctx = std::make_unique<grpc::ClientContext>();
   ctx->set_deadline(std::chrono::system_clock::now() + options_.timeout);
   return ctx;
+}
+
+std::unique_ptr<grpc::ClientContext> Connection::NewStreamingContext() {
+  stub();
+  if (!channel_->WaitForConnected(std::chrono::system_clock::now() + options_.timeout)) {
+    throw CommandError("cannot reach tomstreamd at " + (unix_path_.empty() ? target_ : unix_path_) +
+                       " within " + std::to_string(options_.timeout.count()) + " ms");
+  }
+  return std::make_unique<grpc::ClientContext>();
 }
 
 namespace {

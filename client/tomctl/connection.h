@@ -14,7 +14,8 @@ namespace tomctl {
 inline constexpr const char* kDefaultSocket = "/run/tomstreamd/control.sock";
 
 struct ConnectionOptions {
-  // A Unix socket path, or a gRPC target such as "127.0.0.1:50051" or "unix:/path".
+  // A Unix socket path (anything with a '/' or without a ':'), "unix:PATH", or a gRPC target
+  // such as "127.0.0.1:50051" or "dns:///host:50051".
   std::string socket = kDefaultSocket;
   std::chrono::milliseconds timeout{5000};
 };
@@ -30,6 +31,9 @@ class Connection {
 
   // A context whose deadline is the configured timeout from now.
   std::unique_ptr<grpc::ClientContext> NewContext() const;
+  // A context without a deadline (for a live tail), after waiting (bounded by the timeout) for
+  // the channel to connect.
+  std::unique_ptr<grpc::ClientContext> NewStreamingContext();
   tomstream::v1::Control::Stub& stub();
   // Throws CommandError "<what>: <code>: <message> (socket <path>)" unless `st` is OK.
   void Check(const grpc::Status& st, const std::string& what) const;
@@ -44,6 +48,7 @@ class Connection {
   ConnectionOptions options_;
   std::string target_;
   std::string unix_path_;  // empty for TCP targets
+  std::shared_ptr<grpc::Channel> channel_;
   std::unique_ptr<tomstream::v1::Control::Stub> stub_;
 };
 

@@ -18,6 +18,16 @@ std::string ToJson(const google::protobuf::Message& message) {
   return out;
 }
 
+std::string ToJsonLine(const google::protobuf::Message& message) {
+  google::protobuf::util::JsonPrintOptions options;
+  options.always_print_primitive_fields = true;
+  options.preserve_proto_field_names = true;
+  std::string out;
+  (void)google::protobuf::util::MessageToJsonString(message, &out, options);
+  out += '\n';
+  return out;
+}
+
 std::string FormatDuration(const google::protobuf::Duration& d) {
   const int64_t s = d.seconds();
   char buf[64];

@@ -11,8 +11,10 @@
 #include "common/logging.h"
 #include "common/version.h"
 #include "control/control_server.h"
+#include "store/queries.h"
 #include "store/store.h"
 #include "stream/kafka_version.h"
+#include "stream/stream_manager.h"
 
 namespace tomstream::app {
 namespace {
@@ -89,6 +91,11 @@ Status Daemon::Start(Notifier& notifier) {
   store_ = std::move(opened).value();
   TOMSTREAM_RETURN_IF_ERROR(store_->RecordStartup(kVersion));
   spdlog::info("store: {} at schema version {}", store_->path(), store_->schema_version());
+  queries_ = std::make_unique<store::Queries>(*store_);
+
+  notifier.Status("starting streams");
+  streams_ = std::make_unique<stream::StreamManager>(config_, *store_);
+  TOMSTREAM_RETURN_IF_ERROR(streams_->Start());
 
   auto server = control::ControlServer::Start(co, std::move(claim).value(), *this);
   if (!server.ok()) return server.status();
@@ -99,7 +106,8 @@ Status Daemon::Start(Notifier& notifier) {
 void Daemon::Stop(Notifier& notifier) {
   notifier.Stopping("stopping");
   StopDeadline deadline(config_.daemon.shutdown_timeout);
-  if (control_) control_->Shutdown(config_.daemon.shutdown_timeout / 2);
+  if (control_) control_->Shutdown(config_.daemon.shutdown_timeout / 4);
+  if (streams_) streams_->Stop(config_.daemon.shutdown_timeout / 2);
   if (store_) store_->Close();
   spdlog::info("stopped");
 }
@@ -134,8 +142,20 @@ int Daemon::Run() {
 }
 
 std::string Daemon::StatusLine() const {
-  return "serving " + config_.control.socket + "; store schema v" +
-         std::to_string(store_ ? store_->schema_version() : 0);
+  std::string line = "serving " + config_.control.socket;
+  if (streams_) {
+    int64_t stored = 0;
+    int connected = 0;
+    int active = 0;
+    for (const auto& s : streams_->Snapshot()) {
+      stored += s.stored;
+      if (s.state != stream::StreamState::kInactive) ++active;
+      if (s.state == stream::StreamState::kConnected) ++connected;
+    }
+    line += "; streams " + std::to_string(connected) + "/" + std::to_string(active) +
+            " connected; " + std::to_string(stored) + " alerts stored";
+  }
+  return line;
 }
 
 control::DaemonSnapshot Daemon::Snapshot() const {
@@ -151,6 +171,7 @@ control::DaemonSnapshot Daemon::Snapshot() const {
     const store::StoreStats st = store_->Stats();
     s.store = {st.path, st.schema_version, st.size_bytes, st.wal_size_bytes, st.write_error};
   }
+  if (streams_) s.streams = streams_->Snapshot();
   return s;
 }
 
@@ -169,6 +190,54 @@ Status Daemon::SetLogLevel(const std::string& level, std::string& previous) {
   spdlog::set_level(*parsed);
   spdlog::info("log level changed from {} to {}", previous, level);
   return Status::Ok();
+}
+
+Result<stream::RouteInfo> Daemon::AddRoute(const std::string& stream, stream::Route route) {
+  return streams_->AddRoute(stream, std::move(route));
+}
+
+Status Daemon::RemoveRoute(int64_t id) { return streams_->RemoveRoute(id); }
+
+Result<std::vector<stream::RouteInfo>> Daemon::ListRoutes(const std::string& stream) {
+  return streams_->ListRoutes(stream);
+}
+
+Result<std::vector<stream::PartitionStatusSnapshot>> Daemon::SeekRoute(
+    int64_t id, const std::string& stream, const std::string& topic,
+    const config::StartPosition& position, std::optional<int64_t> offset) {
+  return streams_->SeekRoute(id, stream, topic, position, offset);
+}
+
+Result<std::vector<store::AlertRow>> Daemon::ListAlerts(const store::AlertFilter& filter,
+                                                        int64_t before_id, int limit) {
+  return queries_->ListAlerts(filter, before_id, limit);
+}
+
+Result<std::vector<store::AlertRow>> Daemon::AlertsAfter(const store::AlertFilter& filter,
+                                                         int64_t after_id, int limit) {
+  return queries_->AlertsAfter(filter, after_id, limit);
+}
+
+Result<store::AlertRow> Daemon::GetAlert(int64_t id) { return queries_->GetAlert(id); }
+
+Result<int64_t> Daemon::LatestAlertId() { return queries_->LatestAlertId(); }
+
+void Daemon::WaitForAlerts(int64_t after_id, std::chrono::milliseconds limit) {
+  store_->new_alerts().WaitBeyond(after_id, limit);
+}
+
+Result<std::vector<store::PhotometryRow>> Daemon::ListPhotometry(const std::string& target,
+                                                                 std::optional<double> jd_from,
+                                                                 std::optional<double> jd_to,
+                                                                 int64_t after_id, int limit) {
+  return queries_->ListPhotometry(target, jd_from, jd_to, after_id, limit);
+}
+
+Result<std::vector<store::QuarantineRow>> Daemon::ListQuarantine(const std::string& stream,
+                                                                 const std::string& topic,
+                                                                 bool include_payload,
+                                                                 int64_t before_id, int limit) {
+  return queries_->ListQuarantine(stream, topic, include_payload, before_id, limit);
 }
 
 }  // namespace tomstream::app

@@ -1,10 +1,12 @@
 // The daemon's lifecycle: start the modules in order, serve until told to stop, stop them in
 // the reverse order within a bounded time.
 //
-// Start: store (migrations) -> control socket -> READY=1.
-// Stop (SIGTERM/SIGINT): STOPPING=1 -> control server stops taking calls and drains in-flight
-// ones -> the store commits what is queued and closes. If the whole stop takes longer than
-// daemon.shutdown_timeout_ms the process exits with status 1 rather than hang.
+// Start: claim the control socket -> store (migrations) -> stream consumers -> control server
+// -> READY=1.
+// Stop (SIGTERM/SIGINT): STOPPING=1 -> the control server stops taking calls and drains
+// in-flight ones -> consumers store what they read and commit offsets -> the store commits what
+// is queued and closes. If the whole stop takes longer than daemon.shutdown_timeout_ms the
+// process exits with status 1 rather than hang.
 #pragma once
 
 #include <atomic>
@@ -19,6 +21,10 @@
 
 namespace tomstream::store {
 class Store;
+class Queries;
+}
+namespace tomstream::stream {
+class StreamManager;
 }
 namespace tomstream::control {
 class ControlServer;
@@ -40,6 +46,27 @@ class Daemon final : public control::DaemonView {
   control::DaemonSnapshot Snapshot() const override;
   control::VersionInfo Versions() const override;
   Status SetLogLevel(const std::string& level, std::string& previous) override;
+  Result<stream::RouteInfo> AddRoute(const std::string& stream, stream::Route route) override;
+  Status RemoveRoute(int64_t id) override;
+  Result<std::vector<stream::RouteInfo>> ListRoutes(const std::string& stream) override;
+  Result<std::vector<stream::PartitionStatusSnapshot>> SeekRoute(
+      int64_t id, const std::string& stream, const std::string& topic,
+      const config::StartPosition& position, std::optional<int64_t> offset) override;
+  Result<std::vector<store::AlertRow>> ListAlerts(const store::AlertFilter& filter,
+                                                  int64_t before_id, int limit) override;
+  Result<std::vector<store::AlertRow>> AlertsAfter(const store::AlertFilter& filter,
+                                                   int64_t after_id, int limit) override;
+  Result<store::AlertRow> GetAlert(int64_t id) override;
+  Result<int64_t> LatestAlertId() override;
+  void WaitForAlerts(int64_t after_id, std::chrono::milliseconds limit) override;
+  Result<std::vector<store::PhotometryRow>> ListPhotometry(const std::string& target,
+                                                           std::optional<double> jd_from,
+                                                           std::optional<double> jd_to,
+                                                           int64_t after_id, int limit) override;
+  Result<std::vector<store::QuarantineRow>> ListQuarantine(const std::string& stream,
+                                                           const std::string& topic,
+                                                           bool include_payload,
+                                                           int64_t before_id, int limit) override;
 
  private:
   Status Start(Notifier& notifier);
@@ -51,8 +78,10 @@ class Daemon final : public control::DaemonView {
   const std::chrono::system_clock::time_point started_at_;
   const std::chrono::steady_clock::time_point started_steady_;
 
-  // Set in Start(), read by RPC threads only while the control server runs.
+  // Set in Start(), used by RPC threads only while the control server runs.
   std::unique_ptr<store::Store> store_;
+  std::unique_ptr<store::Queries> queries_;
+  std::unique_ptr<stream::StreamManager> streams_;
   std::unique_ptr<control::ControlServer> control_;
 };
 

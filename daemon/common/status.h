@@ -92,6 +92,6 @@ class [[nodiscard]] Result {
 // Returns early from the enclosing function when `expr` (a Status) is not OK.
 #define TOMSTREAM_RETURN_IF_ERROR(expr)      \
   do {                                       \
-    ::tomstream::Status status_ = (expr);    \
-    if (!status_.ok()) return status_;       \
+    ::tomstream::Status tomstream_status_ = (expr);  \
+    if (!tomstream_status_.ok()) return tomstream_status_; \
   } while (false)

@@ -492,6 +492,7 @@ void ReadStream(TableReader& r, const SecretResolver& secrets, StreamConfig& s) 
   ReadStart(r, "start", s.start);
   r.NonEmptyString("heartbeat_topic", s.heartbeat_topic);
   r.Millis("heartbeat_timeout_ms", 1000, 24LL * 3600 * 1000, s.heartbeat_timeout);
+  r.Millis("topic_refresh_ms", 100, 3600 * 1000, s.topic_refresh);
 
   if (const toml::array* routes = r.TableArray("route")) {
     for (size_t i = 0; i < routes->size(); ++i) {

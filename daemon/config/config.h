@@ -79,6 +79,8 @@ struct StreamConfig {
   StartPosition start;
   std::string heartbeat_topic;
   std::chrono::milliseconds heartbeat_timeout{60000};
+  // How often the broker's topic list is read again (routes to new topics, patterns).
+  std::chrono::milliseconds topic_refresh{10000};
   std::vector<RouteConfig> routes;
 };
 

@@ -5,9 +5,14 @@
 
 #include <chrono>
 #include <cstdint>
+#include <optional>
+#include <vector>
 #include <string>
 
 #include "common/status.h"
+#include "store/queries.h"
+#include "stream/stream_manager.h"
+#include "stream/stream_status.h"
 
 namespace tomstream::control {
 
@@ -35,6 +40,7 @@ struct DaemonSnapshot {
   std::string control_socket;
   std::string log_level;
   StoreSnapshot store;
+  std::vector<stream::StreamStatusSnapshot> streams;
 };
 
 class DaemonView {
@@ -45,6 +51,31 @@ class DaemonView {
   virtual VersionInfo Versions() const = 0;
   // Changes the log level; on success `previous` holds the old one.
   virtual Status SetLogLevel(const std::string& level, std::string& previous) = 0;
+
+  // Streams and routes. The defaults answer UNIMPLEMENTED (for views that have no streams).
+  virtual Result<stream::RouteInfo> AddRoute(const std::string& stream, stream::Route route);
+  virtual Status RemoveRoute(int64_t id);
+  virtual Result<std::vector<stream::RouteInfo>> ListRoutes(const std::string& stream);
+  virtual Result<std::vector<stream::PartitionStatusSnapshot>> SeekRoute(
+      int64_t id, const std::string& stream, const std::string& topic,
+      const config::StartPosition& position, std::optional<int64_t> offset);
+
+  // Stored alerts (see store/queries.h for the paging rules).
+  virtual Result<std::vector<store::AlertRow>> ListAlerts(const store::AlertFilter& filter,
+                                                          int64_t before_id, int limit);
+  virtual Result<std::vector<store::AlertRow>> AlertsAfter(const store::AlertFilter& filter,
+                                                           int64_t after_id, int limit);
+  virtual Result<store::AlertRow> GetAlert(int64_t id);
+  virtual Result<int64_t> LatestAlertId();
+  // Blocks until an alert newer than `after_id` is committed or `limit` passes.
+  virtual void WaitForAlerts(int64_t after_id, std::chrono::milliseconds limit);
+  virtual Result<std::vector<store::PhotometryRow>> ListPhotometry(
+      const std::string& target, std::optional<double> jd_from, std::optional<double> jd_to,
+      int64_t after_id, int limit);
+  virtual Result<std::vector<store::QuarantineRow>> ListQuarantine(const std::string& stream,
+                                                                   const std::string& topic,
+                                                                   bool include_payload,
+                                                                   int64_t before_id, int limit);
 };
 
 }  // namespace tomstream::control

@@ -22,6 +22,138 @@ CREATE TABLE store_meta (
   value TEXT NOT NULL
 ) WITHOUT ROWID;
 )sql"},
+    {2, "alerts, offsets, quarantine, routes, hermes and gcn records",
+     R"sql(
+-- Every stored message. id increases in storage order (alert ids in the API).
+CREATE TABLE alerts (
+  id         INTEGER PRIMARY KEY,
+  stream     TEXT    NOT NULL,
+  topic      TEXT    NOT NULL,
+  partition  INTEGER NOT NULL,
+  "offset"   INTEGER NOT NULL,
+  kafka_ts   INTEGER,           -- Unix epoch ms, NULL when the message had none
+  stored_at  INTEGER NOT NULL,  -- Unix epoch ms
+  handler    TEXT    NOT NULL,
+  message_id BLOB    NOT NULL,  -- hop _id (16 bytes) or SHA-256 of topic and payload (32)
+  format     TEXT    NOT NULL,
+  payload    BLOB    NOT NULL,
+  headers    BLOB    NOT NULL,  -- see store/ingest.h EncodeHeaders()
+  summary    TEXT    NOT NULL
+);
+CREATE UNIQUE INDEX alerts_by_message_id ON alerts(message_id);
+CREATE INDEX alerts_by_topic ON alerts(stream, topic);
+
+-- The next offset to consume per partition, written in the same transaction as the messages.
+CREATE TABLE partition_offsets (
+  stream          TEXT    NOT NULL,
+  topic           TEXT    NOT NULL,
+  partition       INTEGER NOT NULL,
+  next_offset     INTEGER NOT NULL,
+  last_message_at INTEGER,
+  PRIMARY KEY (stream, topic, partition)
+) WITHOUT ROWID;
+
+CREATE TABLE stream_counters (
+  stream       TEXT PRIMARY KEY,
+  stored       INTEGER NOT NULL DEFAULT 0,
+  duplicates   INTEGER NOT NULL DEFAULT 0,
+  quarantined  INTEGER NOT NULL DEFAULT 0,
+  skipped      INTEGER NOT NULL DEFAULT 0
+) WITHOUT ROWID;
+
+-- Messages a handler could not parse, kept whole.
+CREATE TABLE quarantine (
+  id        INTEGER PRIMARY KEY,
+  stream    TEXT    NOT NULL,
+  topic     TEXT    NOT NULL,
+  partition INTEGER NOT NULL,
+  "offset"  INTEGER NOT NULL,
+  handler   TEXT    NOT NULL,
+  error     TEXT    NOT NULL,
+  payload   BLOB    NOT NULL,
+  headers   BLOB    NOT NULL,
+  stored_at INTEGER NOT NULL
+);
+
+-- Routes added at run time (config-file routes live in the config).
+CREATE TABLE routes (
+  id           INTEGER PRIMARY KEY,
+  stream       TEXT    NOT NULL,
+  match        TEXT    NOT NULL CHECK (match IN ('exact', 'pattern', 'regex')),
+  topic        TEXT    NOT NULL,
+  handler      TEXT    NOT NULL,
+  start        TEXT    NOT NULL,  -- earliest | latest | last:N | time:<epoch ms>
+  include_test INTEGER NOT NULL DEFAULT 0,
+  created_at   INTEGER NOT NULL,
+  UNIQUE (stream, match, topic)
+);
+
+CREATE TABLE hermes_messages (
+  alert_id     INTEGER PRIMARY KEY REFERENCES alerts(id),
+  title        TEXT NOT NULL,
+  topic        TEXT NOT NULL,
+  submitter    TEXT NOT NULL,
+  authors      TEXT NOT NULL,
+  message_text TEXT NOT NULL,
+  event_id     TEXT,
+  references_json TEXT
+);
+
+CREATE TABLE targets (
+  id       INTEGER PRIMARY KEY,
+  alert_id INTEGER NOT NULL REFERENCES alerts(id),
+  name     TEXT    NOT NULL,
+  ra       REAL,
+  dec      REAL,
+  json     TEXT    NOT NULL
+);
+CREATE INDEX targets_by_name ON targets(name);
+
+CREATE TABLE target_aliases (
+  target_id INTEGER NOT NULL REFERENCES targets(id),
+  alias     TEXT    NOT NULL
+);
+CREATE INDEX target_aliases_by_alias ON target_aliases(alias);
+
+CREATE TABLE photometry (
+  id                        INTEGER PRIMARY KEY,
+  alert_id                  INTEGER NOT NULL REFERENCES alerts(id),
+  target_name               TEXT    NOT NULL,
+  date_obs                  TEXT    NOT NULL,
+  date_obs_jd               REAL    NOT NULL,
+  telescope                 TEXT,
+  instrument                TEXT,
+  bandpass                  TEXT    NOT NULL,
+  brightness                REAL,
+  brightness_error          REAL,
+  brightness_unit           TEXT,
+  limiting_brightness       REAL,
+  limiting_brightness_error REAL,
+  limiting_brightness_unit  TEXT,
+  exposure_time             REAL,
+  observer                  TEXT,
+  comments                  TEXT,
+  catalog                   TEXT
+);
+CREATE INDEX photometry_by_target ON photometry(target_name, date_obs_jd);
+
+CREATE TABLE gcn_notices (
+  alert_id      INTEGER PRIMARY KEY REFERENCES alerts(id),
+  kind          TEXT NOT NULL,
+  notice_type   TEXT,
+  mission       TEXT,
+  instrument    TEXT,
+  event_id      TEXT,
+  ivorn         TEXT,
+  role          TEXT,
+  trigger_time  INTEGER,  -- Unix epoch ms
+  ra            REAL,
+  dec           REAL,
+  error_radius  REAL,
+  title         TEXT
+);
+CREATE INDEX gcn_notices_by_trigger_time ON gcn_notices(trigger_time);
+)sql"},
 };
 
 int64_t NowMillis() {

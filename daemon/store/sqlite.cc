@@ -92,3 +92,13 @@ std::string Statement::ColumnText(int col) {
 }
 
 }  // namespace tomstream::store
+
+namespace tomstream::store {
+
+std::string Statement::ColumnBlob(int col) {
+  const void* p = sqlite3_column_blob(stmt_.get(), col);
+  const int n = sqlite3_column_bytes(stmt_.get(), col);
+  return p == nullptr ? std::string() : std::string(static_cast<const char*>(p), n);
+}
+
+}  // namespace tomstream::store

@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -40,6 +41,9 @@ class Connection {
   // The value of a single-integer query such as "PRAGMA user_version".
   Result<int64_t> QueryInt(std::string_view sql);
 
+  // Rows changed by the last INSERT, UPDATE or DELETE.
+  int64_t Changes() { return sqlite3_changes64(db_.get()); }
+  int64_t LastInsertId() { return sqlite3_last_insert_rowid(db_.get()); }
   sqlite3* raw() { return db_.get(); }
 
  private:
@@ -60,6 +64,25 @@ class Statement {
     sqlite3_bind_text(stmt_.get(), index, v.data(), static_cast<int>(v.size()), SQLITE_TRANSIENT);
     return *this;
   }
+  Statement& Bind(int index, double v) {
+    sqlite3_bind_double(stmt_.get(), index, v);
+    return *this;
+  }
+  Statement& BindBlob(int index, std::string_view v) {
+    sqlite3_bind_blob(stmt_.get(), index, v.data(), static_cast<int>(v.size()), SQLITE_TRANSIENT);
+    return *this;
+  }
+  // Binds NULL for an empty optional.
+  template <typename T>
+  Statement& Bind(int index, const std::optional<T>& v) {
+    if (!v) return BindNull(index);
+    return Bind(index, *v);
+  }
+  // Binds NULL for an empty string.
+  Statement& BindTextOrNull(int index, std::string_view v) {
+    if (v.empty()) return BindNull(index);
+    return Bind(index, v);
+  }
   Statement& BindNull(int index) {
     sqlite3_bind_null(stmt_.get(), index);
     return *this;
@@ -74,7 +97,14 @@ class Statement {
   }
 
   int64_t ColumnInt(int col) { return sqlite3_column_int64(stmt_.get(), col); }
+  double ColumnDouble(int col) { return sqlite3_column_double(stmt_.get(), col); }
+  bool ColumnIsNull(int col) { return sqlite3_column_type(stmt_.get(), col) == SQLITE_NULL; }
+  std::optional<double> ColumnOptionalDouble(int col) {
+    if (ColumnIsNull(col)) return std::nullopt;
+    return ColumnDouble(col);
+  }
   std::string ColumnText(int col);
+  std::string ColumnBlob(int col);
 
  private:
   sqlite3* db_;

@@ -43,6 +43,26 @@ int64_t NowMillis() {
 
 }  // namespace
 
+void AlertSignal::Publish(int64_t last_id) {
+  {
+    std::lock_guard lock(mu_);
+    if (last_id <= last_id_) return;
+    last_id_ = last_id;
+  }
+  cv_.notify_all();
+}
+
+int64_t AlertSignal::WaitBeyond(int64_t after, std::chrono::milliseconds limit) {
+  std::unique_lock lock(mu_);
+  cv_.wait_for(lock, limit, [&] { return last_id_ > after; });
+  return last_id_;
+}
+
+int64_t AlertSignal::latest() const {
+  std::lock_guard lock(mu_);
+  return last_id_;
+}
+
 std::string SqliteVersion() { return sqlite3_libversion(); }
 
 Store::Store(StoreOptions options) : options_(std::move(options)) {}

@@ -51,6 +51,21 @@ struct StoreStats {
   std::string write_error;  // empty while writes are accepted
 };
 
+// Tells waiting readers (e.g. a live tail) that alerts up to some id are committed.
+class AlertSignal {
+ public:
+  void Publish(int64_t last_id);
+  // Waits until an id greater than `after` is published or `limit` passes; returns the latest
+  // published id.
+  int64_t WaitBeyond(int64_t after, std::chrono::milliseconds limit);
+  int64_t latest() const;
+
+ private:
+  mutable std::mutex mu_;
+  std::condition_variable cv_;
+  int64_t last_id_ = 0;  // GUARDED_BY(mu_)
+};
+
 class Store {
  public:
   // A unit of work run on the writer thread inside a transaction. Returning an error undoes
@@ -90,6 +105,7 @@ class Store {
   // A store_meta value, or NOT_FOUND.
   Result<std::string> GetMeta(std::string_view key);
 
+  AlertSignal& new_alerts() { return new_alerts_; }
   const std::string& path() const { return options_.path; }
   int schema_version() const { return schema_version_; }
   StoreStats Stats() const;
@@ -115,6 +131,8 @@ class Store {
   std::deque<Job> queue_;         // GUARDED_BY(mu_)
   bool closing_ = false;          // GUARDED_BY(mu_)
   std::string write_error_;       // GUARDED_BY(mu_)
+
+  AlertSignal new_alerts_;
 
   std::mutex readers_mu_;
   std::condition_variable readers_cv_;

@@ -1,0 +1,965 @@
+#include "stream/consumer.h"
+
+#include <openssl/evp.h>
+
+#include <algorithm>
+#include <cstring>
+#include <future>
+
+#include <spdlog/spdlog.h>
+
+#include "handlers/handler.h"
+#include "kafka/client_config.h"
+#include "kafka/handles.h"
+#include "kafka/token_source.h"
+#include "store/ingest.h"
+#include "store/store.h"
+
+namespace tomstream::stream {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+using namespace std::chrono_literals;
+
+int64_t NowMillis() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+std::string Join(const std::vector<std::string>& parts) {
+  std::string out;
+  for (const auto& p : parts) {
+    if (!out.empty()) out += ',';
+    out += p;
+  }
+  return out;
+}
+
+// Owns the librdkafka messages a batch's views point into.
+class MessageKeepalive final : public store::BatchKeepalive {
+ public:
+  std::vector<kafka::MessagePtr> messages;
+};
+
+using PartitionKey = std::pair<std::string, int32_t>;
+
+struct EvpMdCtxDeleter {
+  void operator()(EVP_MD_CTX* c) const noexcept { EVP_MD_CTX_free(c); }
+};
+
+// What the store said about one batch.
+struct Completion {
+  Status status;
+  store::IngestCounts counts;
+  std::vector<store::PartitionPosition> positions;      // next offsets after the batch
+  std::map<PartitionKey, int64_t> first_offsets;        // per partition, the batch's first
+};
+
+}  // namespace
+
+const char* StreamStateName(StreamState state) {
+  switch (state) {
+    case StreamState::kInactive: return "inactive";
+    case StreamState::kConnecting: return "connecting";
+    case StreamState::kConnected: return "connected";
+    case StreamState::kBackoff: return "backoff";
+    case StreamState::kAuthFailed: return "auth_failed";
+    case StreamState::kStale: return "stale";
+    case StreamState::kPaused: return "paused";
+  }
+  return "unknown";
+}
+
+class StreamConsumer::Impl final : public kafka::ClientEvents {
+ public:
+  Impl(ConsumerOptions options, store::Store& store, RouteTable routes)
+      : options_(std::move(options)),
+        store_(store),
+        ingest_(store),
+        routes_(std::move(routes)),
+        md_ctx_(EVP_MD_CTX_new()) {
+    log_name = options_.stream.name;
+    const auto& s = options_.stream;
+    if (s.security == config::Security::kOauthBearer) {
+      kafka::ClientCredentials cc;
+      cc.token_endpoint = s.token_endpoint;
+      cc.client_id = s.client_id;
+      cc.client_secret = s.client_secret;
+      cc.ca_file = s.ca_file;
+      token_source_impl_ = std::make_unique<kafka::ClientCredentialsTokenSource>(cc);
+      token_source = token_source_impl_.get();
+    }
+    status_.name = s.name;
+    status_.bootstrap = Join(s.bootstrap);
+    status_.security = config::SecurityName(s.security);
+    status_.group_id = s.group_id;
+    status_.state = StreamState::kConnecting;
+    if (auto counters = ingest_.Counters(s.name); counters.ok()) {
+      stored_ = counters->stored;
+      duplicates_ = counters->duplicates;
+      quarantined_ = counters->quarantined;
+      skipped_ = counters->skipped;
+    }
+  }
+
+  ~Impl() override { Stop(10s); }
+
+  void Start() {
+    thread_ = std::thread([this] { Run(); });
+  }
+
+  void Stop(std::chrono::milliseconds budget) {
+    {
+      std::lock_guard lock(cmd_mu_);
+      if (!thread_.joinable()) return;
+      stop_deadline_ = Clock::now() + budget;
+      stopping_ = true;
+    }
+    completion_cv_.notify_all();
+    thread_.join();
+  }
+
+  void SetRoutes(RouteTable routes) {
+    std::lock_guard lock(cmd_mu_);
+    new_routes_ = std::move(routes);
+  }
+
+  Result<std::vector<PartitionStatusSnapshot>> Seek(const SeekRequest& request) {
+    auto promise = std::make_shared<std::promise<Result<std::vector<PartitionStatusSnapshot>>>>();
+    auto future = promise->get_future();
+    {
+      std::lock_guard lock(cmd_mu_);
+      if (stopping_ || !thread_.joinable()) return Status::Unavailable("stream is not running");
+      seeks_.push_back({request, promise});
+    }
+    if (future.wait_for(30s) != std::future_status::ready) {
+      return Status::Unavailable("stream " + options_.stream.name + " did not seek within 30 s");
+    }
+    return future.get();
+  }
+
+  StreamStatusSnapshot status() const {
+    std::lock_guard lock(status_mu_);
+    StreamStatusSnapshot s = status_;
+    s.stored = stored_.load();
+    s.duplicates = duplicates_.load();
+    s.quarantined = quarantined_.load();
+    s.skipped = skipped_.load();
+    s.last_heartbeat_ms = last_heartbeat_ms_.load();
+    s.partitions.clear();
+    for (const auto& [key, p] : partitions_) s.partitions.push_back(p);
+    return s;
+  }
+
+  const std::string& name() const { return options_.stream.name; }
+
+  // kafka::ClientEvents; runs on librdkafka's threads.
+  void OnKafkaError(rd_kafka_resp_err_t err, const std::string& reason) override {
+    if (err == RD_KAFKA_RESP_ERR__FATAL) fatal_ = true;
+    spdlog::warn("stream {}: {}: {}", options_.stream.name, rd_kafka_err2name(err), reason);
+    const std::string error = std::string(rd_kafka_err2name(err)) + ": " + reason;
+    switch (err) {
+      case RD_KAFKA_RESP_ERR__AUTHENTICATION:
+        SetState(StreamState::kAuthFailed, error);
+        break;
+      case RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN:
+      case RD_KAFKA_RESP_ERR__RESOLVE:
+      case RD_KAFKA_RESP_ERR__SSL:
+      case RD_KAFKA_RESP_ERR__FATAL:
+        SetState(StreamState::kBackoff, error);
+        break;
+      default: {
+        // A dropped idle connection and the like: worth showing, not a change of state.
+        std::lock_guard lock(status_mu_);
+        status_.last_error = error;
+        status_.last_error_ms = NowMillis();
+      }
+    }
+  }
+
+ private:
+  // --- state shared with other threads ------------------------------------------------------
+  void SetState(StreamState state, const std::string& error = "") {
+    std::lock_guard lock(status_mu_);
+    // An authentication failure stays visible until the broker is reached again.
+    if (state == StreamState::kBackoff && status_.state == StreamState::kAuthFailed) {
+      state = StreamState::kAuthFailed;
+    }
+    status_.state = state;
+    if (!error.empty()) {
+      status_.last_error = error;
+      status_.last_error_ms = NowMillis();
+    }
+  }
+
+  // --- the consumer thread ------------------------------------------------------------------
+  void Run() {
+    spdlog::info("stream {}: starting ({} {})", options_.stream.name, status_.bootstrap,
+                 status_.security);
+    std::vector<rd_kafka_message_t*> buffer(static_cast<size_t>(
+        std::clamp(options_.commit_max_messages, 1, 10000)));
+    auto last_rate_at = Clock::now();
+    int64_t last_rate_stored = stored_;
+
+    while (!stopping()) {
+      if (!rk_) {
+        if (Clock::now() < next_connect_) {
+          std::this_thread::sleep_for(50ms);
+          continue;
+        }
+        Connect();
+        if (!rk_) continue;
+      }
+      ApplyCommands();
+      if (Clock::now() >= next_topic_refresh_) RefreshTopics();
+      DrainCompletions();
+      if (paused_until_) {
+        if (Clock::now() < *paused_until_) {
+          WaitForCompletion(50ms);
+          continue;
+        }
+        Rewind();
+      }
+      if (inflight_ >= options_.max_inflight_batches) {
+        WaitForCompletion(100ms);
+        continue;
+      }
+
+      auto timeout = 100ms;
+      if (!pending_.empty()) {
+        const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+            batch_started_ + options_.commit_max_delay - Clock::now());
+        timeout = std::clamp(left, 0ms, 100ms);
+      }
+      const ssize_t n = rd_kafka_consume_batch_queue(
+          queue_.get(), static_cast<int>(timeout.count()), buffer.data(),
+          buffer.size() - pending_.size() > 0 ? buffer.size() - pending_.size() : 1);
+      for (ssize_t i = 0; i < n; ++i) Process(kafka::MessagePtr(buffer[static_cast<size_t>(i)]));
+      if (!pending_.empty() &&
+          (pending_.size() >= static_cast<size_t>(options_.commit_max_messages) ||
+           Clock::now() >= batch_started_ + options_.commit_max_delay)) {
+        Flush();
+      }
+      CheckHeartbeat();
+      if (!rk_) continue;
+      if (fatal_) {
+        char err[512] = {};
+        rd_kafka_fatal_error(rk_.get(), err, sizeof err);
+        spdlog::error("stream {}: fatal consumer error, recreating the consumer: {}",
+                      options_.stream.name, err);
+        Disconnect(std::string("fatal: ") + err);
+      }
+      if (Clock::now() - last_rate_at >= 1s) {
+        const double secs = std::chrono::duration<double>(Clock::now() - last_rate_at).count();
+        const int64_t stored = stored_;
+        {
+          std::lock_guard lock(status_mu_);
+          status_.messages_per_second = static_cast<double>(stored - last_rate_stored) / secs;
+        }
+        last_rate_stored = stored;
+        last_rate_at = Clock::now();
+        RefreshWatermarks();
+      }
+    }
+    Shutdown();
+  }
+
+  bool stopping() {
+    std::lock_guard lock(cmd_mu_);
+    return stopping_;
+  }
+
+  std::chrono::milliseconds StopBudgetLeft() {
+    std::lock_guard lock(cmd_mu_);
+    return std::chrono::duration_cast<std::chrono::milliseconds>(stop_deadline_ - Clock::now());
+  }
+
+  void Connect() {
+    kafka::ClientOptions co;
+    co.role = kafka::ClientRole::kConsumer;
+    co.overrides = options_.kafka_overrides;
+    co.overrides.emplace_back("topic.metadata.refresh.interval.ms",
+                              std::to_string(options_.topic_refresh.count()));
+    auto conf = kafka::MakeClientConf(options_.stream, co, this);
+    if (!conf.ok()) {
+      SetState(StreamState::kBackoff, conf.status().message());
+      ScheduleReconnect();
+      return;
+    }
+    rd_kafka_conf_set_rebalance_cb(conf->get(), &RebalanceCallback);
+    char err[512] = {};
+    rd_kafka_t* rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf->get(), err, sizeof err);
+    if (rk == nullptr) {
+      SetState(StreamState::kBackoff, std::string("cannot create consumer: ") + err);
+      ScheduleReconnect();
+      return;
+    }
+    conf->release();  // rd_kafka_new took ownership
+    rk_.reset(rk);
+    rd_kafka_poll_set_consumer(rk_.get());
+    queue_.reset(rd_kafka_queue_get_consumer(rk_.get()));
+    if (options_.stream.security == config::Security::kOauthBearer) {
+      // Serve the token refresh callback before the first connection attempt.
+      rd_kafka_sasl_background_callbacks_enable(rk_.get());
+    }
+    fatal_ = false;
+    last_connect_ = Clock::now();
+    subscribed_.clear();
+    next_topic_refresh_ = Clock::now();
+    last_heartbeat_check_ = Clock::now();
+    SetState(StreamState::kConnecting);
+  }
+
+  void ScheduleReconnect() {
+    reconnect_backoff_ = std::min(reconnect_backoff_ * 2, std::chrono::milliseconds(60s));
+    next_connect_ = Clock::now() + reconnect_backoff_;
+  }
+
+  // Stores what is pending, waits for the store, commits offsets and destroys the consumer.
+  void Disconnect(const std::string& why) {
+    SetState(StreamState::kBackoff, why);
+    FinishInflight(10s);
+    CloseConsumer(5s);
+    ScheduleReconnect();
+  }
+
+  void CloseConsumer(std::chrono::milliseconds budget) {
+    if (!rk_) return;
+    kafka::QueuePtr close_queue(rd_kafka_queue_new(rk_.get()));
+    kafka::ErrorPtr error(rd_kafka_consumer_close_queue(rk_.get(), close_queue.get()));
+    const auto deadline = Clock::now() + budget;
+    while (!error && !rd_kafka_consumer_closed(rk_.get()) && Clock::now() < deadline) {
+      kafka::EventPtr ev(rd_kafka_queue_poll(close_queue.get(), 100));
+      if (ev && rd_kafka_event_type(ev.get()) == RD_KAFKA_EVENT_REBALANCE) {
+        // Eager revocation during close: give the partitions up.
+        rd_kafka_assign(rk_.get(), nullptr);
+      }
+    }
+    if (!rd_kafka_consumer_closed(rk_.get())) {
+      spdlog::warn("stream {}: consumer did not close within {} ms; destroying it",
+                   options_.stream.name, budget.count());
+    }
+    close_queue.reset();
+    queue_.reset();
+    rd_kafka_destroy_flags(rk_.release(), RD_KAFKA_DESTROY_F_NO_CONSUMER_CLOSE);
+    std::lock_guard lock(status_mu_);
+    partitions_.clear();
+    status_.subscribed_topics.clear();
+  }
+
+  void Shutdown() {
+    if (rk_) {
+      FinishInflight(std::max(StopBudgetLeft() / 2, std::chrono::milliseconds(100)));
+      CloseConsumer(std::max(StopBudgetLeft(), std::chrono::milliseconds(100)));
+    }
+    // Anything still in flight holds pointers to this object's members.
+    WaitInflight(Clock::now() + 30s);
+    spdlog::info("stream {}: stopped", options_.stream.name);
+  }
+
+  // --- commands from other threads ------------------------------------------------------------
+  void ApplyCommands() {
+    std::optional<RouteTable> routes;
+    std::vector<PendingSeek> seeks;
+    {
+      std::lock_guard lock(cmd_mu_);
+      routes.swap(new_routes_);
+      seeks.swap(seeks_);
+    }
+    if (routes) {
+      routes_ = std::move(*routes);
+      next_topic_refresh_ = Clock::now();  // resubscribe now
+    }
+    for (auto& s : seeks) s.promise->set_value(DoSeek(s.request));
+  }
+
+  // --- subscription -------------------------------------------------------------------------
+  void RefreshTopics() {
+    next_topic_refresh_ = Clock::now() + options_.topic_refresh;
+    const rd_kafka_metadata_t* raw = nullptr;
+    const rd_kafka_resp_err_t err = rd_kafka_metadata(rk_.get(), 1, nullptr, &raw, 5000);
+    kafka::MetadataPtr md(raw);
+    if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+      SetState(StreamState::kBackoff,
+               std::string("cannot list topics: ") + rd_kafka_err2str(err));
+      next_topic_refresh_ = Clock::now() + std::min(options_.topic_refresh,
+                                                    std::chrono::milliseconds(2s));
+      return;
+    }
+    reconnect_backoff_ = 500ms;
+    std::vector<std::string> existing;
+    for (int i = 0; i < md->topic_cnt; ++i) {
+      if (md->topics[i].err == RD_KAFKA_RESP_ERR_NO_ERROR) existing.emplace_back(md->topics[i].topic);
+    }
+    std::set<std::string> want;
+    for (const std::string& t : routes_.ExactTopics()) {
+      if (std::find(existing.begin(), existing.end(), t) != existing.end()) want.insert(t);
+    }
+    for (const std::string& t : routes_.MatchPatterns(existing)) want.insert(t);
+    const std::string& hb = options_.stream.heartbeat_topic;
+    if (!hb.empty() && std::find(existing.begin(), existing.end(), hb) != existing.end()) {
+      want.insert(hb);
+    }
+    {
+      std::lock_guard lock(status_mu_);
+      if (status_.state != StreamState::kStale && status_.state != StreamState::kPaused) {
+        status_.state = StreamState::kConnected;
+      }
+    }
+    if (want == subscribed_) return;
+    if (want.empty()) {
+      rd_kafka_unsubscribe(rk_.get());
+    } else {
+      kafka::PartitionListPtr list(rd_kafka_topic_partition_list_new(static_cast<int>(want.size())));
+      for (const auto& t : want) {
+        rd_kafka_topic_partition_list_add(list.get(), t.c_str(), RD_KAFKA_PARTITION_UA);
+      }
+      const rd_kafka_resp_err_t serr = rd_kafka_subscribe(rk_.get(), list.get());
+      if (serr != RD_KAFKA_RESP_ERR_NO_ERROR) {
+        SetState(StreamState::kBackoff, std::string("subscribe failed: ") + rd_kafka_err2str(serr));
+        return;
+      }
+    }
+    spdlog::info("stream {}: subscribed to [{}]", options_.stream.name,
+                 Join(std::vector<std::string>(want.begin(), want.end())));
+    subscribed_ = std::move(want);
+    std::lock_guard lock(status_mu_);
+    status_.subscribed_topics.assign(subscribed_.begin(), subscribed_.end());
+  }
+
+  static void RebalanceCallback(rd_kafka_t* rk, rd_kafka_resp_err_t err,
+                                rd_kafka_topic_partition_list_t* parts, void* opaque) {
+    auto* self = static_cast<Impl*>(static_cast<kafka::ClientEvents*>(opaque));
+    if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
+      self->OnAssign(rk, parts);
+    } else {
+      self->OnRevoke(rk, parts);
+    }
+  }
+
+  // Where an assigned partition starts: the later of its stored and committed offsets, else
+  // its route's start position.
+  void OnAssign(rd_kafka_t* rk, rd_kafka_topic_partition_list_t* parts) {
+    std::map<PartitionKey, int64_t> stored;
+    auto positions = ingest_.Positions(options_.stream.name);
+    if (positions.ok()) {
+      for (const auto& p : *positions) stored[{p.topic, p.partition}] = p.next_offset;
+    } else {
+      spdlog::error("stream {}: cannot read stored offsets ({}); using Kafka's committed offsets",
+                    options_.stream.name, positions.status().message());
+    }
+    kafka::PartitionListPtr committed(rd_kafka_topic_partition_list_copy(parts));
+    if (rd_kafka_resp_err_t err = rd_kafka_committed(rk, committed.get(), 10000); err) {
+      spdlog::warn("stream {}: cannot read committed offsets: {}", options_.stream.name,
+                   rd_kafka_err2str(err));
+    }
+    kafka::PartitionListPtr by_time(rd_kafka_topic_partition_list_new(0));
+    std::lock_guard lock(status_mu_);
+    for (int i = 0; i < parts->cnt; ++i) {
+      rd_kafka_topic_partition_t& tp = parts->elems[i];
+      const PartitionKey key{tp.topic, tp.partition};
+      int64_t offset = -1;
+      if (auto it = stored.find(key); it != stored.end()) offset = it->second;
+      if (committed->elems[i].err == RD_KAFKA_RESP_ERR_NO_ERROR &&
+          committed->elems[i].offset >= 0) {
+        offset = std::max(offset, committed->elems[i].offset);
+      }
+      if (offset >= 0) {
+        tp.offset = offset;
+      } else {
+        const Route* route = routes_.Match(tp.topic);
+        const config::StartPosition start =
+            route != nullptr && route->start ? *route->start : options_.stream.start;
+        tp.offset = StartOffset(rk, tp.topic, tp.partition, start, by_time.get());
+      }
+      PartitionStatusSnapshot& ps = partitions_[key];
+      ps.topic = tp.topic;
+      ps.partition = tp.partition;
+      ps.stored_offset = offset;
+    }
+    if (by_time->cnt > 0) {
+      if (rd_kafka_offsets_for_times(rk, by_time.get(), 10000) == RD_KAFKA_RESP_ERR_NO_ERROR) {
+        for (int i = 0; i < by_time->cnt; ++i) {
+          const auto& t = by_time->elems[i];
+          rd_kafka_topic_partition_t* tp =
+              rd_kafka_topic_partition_list_find(parts, t.topic, t.partition);
+          if (tp != nullptr) tp->offset = t.offset >= 0 ? t.offset : RD_KAFKA_OFFSET_END;
+        }
+      } else {
+        spdlog::warn("stream {}: offsets for start times not available; starting at the end",
+                     options_.stream.name);
+      }
+    }
+    for (int i = 0; i < parts->cnt; ++i) {
+      spdlog::info("stream {}: assigned {}[{}] from offset {}", options_.stream.name,
+                   parts->elems[i].topic, parts->elems[i].partition, parts->elems[i].offset);
+    }
+    rd_kafka_assign(rk, parts);
+  }
+
+  // The offset a partition with no stored or committed position starts from. For a start time
+  // the partition is added to `by_time` and resolved by the caller in one request.
+  int64_t StartOffset(rd_kafka_t* rk, const char* topic, int32_t partition,
+                      const config::StartPosition& start, rd_kafka_topic_partition_list_t* by_time) {
+    using Kind = config::StartPosition::Kind;
+    switch (start.kind) {
+      case Kind::kEarliest: return RD_KAFKA_OFFSET_BEGINNING;
+      case Kind::kLatest: return RD_KAFKA_OFFSET_END;
+      case Kind::kTime:
+        rd_kafka_topic_partition_list_add(by_time, topic, partition)->offset = start.time_ms;
+        return RD_KAFKA_OFFSET_END;
+      case Kind::kLastN: {
+        int64_t low = 0;
+        int64_t high = 0;
+        if (rd_kafka_query_watermark_offsets(rk, topic, partition, &low, &high, 10000) !=
+            RD_KAFKA_RESP_ERR_NO_ERROR) {
+          return RD_KAFKA_OFFSET_END;
+        }
+        return std::max(low, high - start.last_n);
+      }
+    }
+    return RD_KAFKA_OFFSET_BEGINNING;
+  }
+
+  void OnRevoke(rd_kafka_t* rk, rd_kafka_topic_partition_list_t* parts) {
+    // What was read from these partitions is stored (and committed) before they go.
+    FinishInflight(30s);
+    rd_kafka_assign(rk, nullptr);
+    std::lock_guard lock(status_mu_);
+    for (int i = 0; i < parts->cnt; ++i) partitions_.erase({parts->elems[i].topic, parts->elems[i].partition});
+  }
+
+  // --- one message ----------------------------------------------------------------------------
+  handlers::Handler* HandlerFor(const std::string& name) {
+    auto it = handlers_.find(name);
+    if (it == handlers_.end()) it = handlers_.emplace(name, handlers::MakeHandler(name)).first;
+    return it->second.get();
+  }
+
+  void Process(kafka::MessagePtr msg) {
+    if (msg->err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+      if (msg->err != RD_KAFKA_RESP_ERR__PARTITION_EOF) {
+        const char* topic = msg->rkt != nullptr ? rd_kafka_topic_name(msg->rkt) : "";
+        spdlog::warn("stream {}: {}: {}", options_.stream.name, topic,
+                     rd_kafka_message_errstr(msg.get()));
+        if (msg->err != RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART &&
+            msg->err != RD_KAFKA_RESP_ERR__UNKNOWN_TOPIC) {
+          SetState(StreamState::kBackoff, rd_kafka_message_errstr(msg.get()));
+        }
+      }
+      return;
+    }
+    if (pending_.empty()) batch_started_ = Clock::now();
+    const char* topic_c = rd_kafka_topic_name(msg->rkt);
+    const std::string_view topic(topic_c);
+    rd_kafka_timestamp_type_t ts_type;
+    const int64_t ts = rd_kafka_message_timestamp(msg.get(), &ts_type);
+
+    const PartitionKey key{std::string(topic), msg->partition};
+    auto [pos, inserted] = batch_positions_.try_emplace(key);
+    if (inserted) pos->second.first_offset = msg->offset;
+    pos->second.next_offset = msg->offset + 1;
+    pos->second.last_message_ms = ts >= 0 ? ts : NowMillis();
+
+    store::IngestMessage im;
+    im.topic = topic;
+    im.partition = msg->partition;
+    im.offset = msg->offset;
+    im.timestamp_ms = ts;
+    im.payload = std::string_view(static_cast<const char*>(msg->payload), msg->len);
+
+    headers_.clear();
+    rd_kafka_headers_t* hdrs = nullptr;
+    if (rd_kafka_message_headers(msg.get(), &hdrs) == RD_KAFKA_RESP_ERR_NO_ERROR) {
+      const char* name = nullptr;
+      const void* value = nullptr;
+      size_t size = 0;
+      for (size_t i = 0; rd_kafka_header_get_all(hdrs, i, &name, &value, &size) ==
+                         RD_KAFKA_RESP_ERR_NO_ERROR;
+           ++i) {
+        headers_.push_back({name, std::string_view(static_cast<const char*>(value), size),
+                            value == nullptr});
+      }
+    }
+    const handlers::Message m{topic, msg->partition, msg->offset, ts, im.payload, headers_};
+
+    const bool heartbeat = !options_.stream.heartbeat_topic.empty() &&
+                           topic == options_.stream.heartbeat_topic;
+    if (heartbeat) last_heartbeat_ms_ = NowMillis();
+    const Route* route = routes_.Match(key.first);
+    if (route == nullptr) {
+      im.disposition = store::Disposition::kSkip;  // a heartbeat, or a route just removed
+    } else {
+      handlers::Handler* handler = HandlerFor(route->handler);
+      const handlers::HopInfo hop = handlers::ReadHop(m);
+      im.handler = handler->name();
+      im.format = hop.format;
+      im.headers = store::EncodeHeaders(headers_);
+      SetMessageId(hop, topic, im);
+      if (hop.is_test && !route->include_test) {
+        im.disposition = store::Disposition::kSkip;
+      } else if (Status st = handler->Parse(m, hop, im.parsed); !st.ok()) {
+        im.disposition = store::Disposition::kQuarantine;
+        im.error = st.message();
+        spdlog::warn("stream {}: quarantined {}[{}]@{}: {}", options_.stream.name, topic,
+                     msg->partition, msg->offset, im.error);
+      } else if (!handler->stores_alerts()) {
+        im.disposition = store::Disposition::kSkip;
+      }
+    }
+    pending_.push_back(std::move(im));
+    pending_keepalive_->messages.push_back(std::move(msg));
+  }
+
+  void SetMessageId(const handlers::HopInfo& hop, std::string_view topic, store::IngestMessage& im) {
+    if (hop.id) {
+      std::memcpy(im.message_id_bytes.data(), hop.id->data(), hop.id->size());
+      im.message_id_size = static_cast<uint8_t>(hop.id->size());
+      return;
+    }
+    unsigned int len = 0;
+    EVP_DigestInit_ex(md_ctx_.get(), EVP_sha256(), nullptr);
+    EVP_DigestUpdate(md_ctx_.get(), topic.data(), topic.size());
+    EVP_DigestUpdate(md_ctx_.get(), "\0", 1);
+    EVP_DigestUpdate(md_ctx_.get(), im.payload.data(), im.payload.size());
+    EVP_DigestFinal_ex(md_ctx_.get(), reinterpret_cast<unsigned char*>(im.message_id_bytes.data()),
+                       &len);
+    im.message_id_size = static_cast<uint8_t>(len);
+  }
+
+  // --- batches --------------------------------------------------------------------------------
+  void Flush() {
+    if (pending_.empty()) return;
+    store::IngestBatch batch;
+    batch.stream = options_.stream.name;
+    batch.messages = std::move(pending_);
+    pending_.clear();
+    auto first_offsets = std::make_shared<std::map<PartitionKey, int64_t>>();
+    for (const auto& [key, p] : batch_positions_) {
+      batch.positions.push_back({key.first, key.second, p.next_offset, p.last_message_ms});
+      (*first_offsets)[key] = p.first_offset;
+    }
+    batch_positions_.clear();
+    batch.keepalive = std::move(pending_keepalive_);
+    pending_keepalive_ = std::make_unique<MessageKeepalive>();
+    std::vector<store::PartitionPosition> positions = batch.positions;
+
+    {
+      std::lock_guard lock(completion_mu_);
+      ++inflight_;
+    }
+    Status st = ingest_.Submit(
+        std::move(batch),
+        [this, positions, first_offsets](const Status& result, const store::IngestCounts& counts) {
+          {
+            std::lock_guard lock(completion_mu_);
+            completions_.push_back({result, counts, positions, *first_offsets});
+          }
+          completion_cv_.notify_all();
+        });
+    if (!st.ok()) {
+      // The batch never reached the store: treat it as failed so its messages are read again.
+      std::lock_guard lock(completion_mu_);
+      completions_.push_back({st, {}, positions, *first_offsets});
+    }
+  }
+
+  void WaitForCompletion(std::chrono::milliseconds limit) {
+    std::unique_lock lock(completion_mu_);
+    completion_cv_.wait_for(lock, limit, [&] { return !completions_.empty() || stopping_flag(); });
+  }
+  bool stopping_flag() {
+    std::lock_guard lock(cmd_mu_);
+    return stopping_;
+  }
+
+  // Handles finished batches: counts, positions, offsets to Kafka, or a rewind after a failure.
+  void DrainCompletions() {
+    std::deque<Completion> done;
+    {
+      std::lock_guard lock(completion_mu_);
+      done.swap(completions_);
+      inflight_ -= done.size();
+    }
+    if (done.empty()) return;
+    kafka::PartitionListPtr commit(rd_kafka_topic_partition_list_new(0));
+    for (Completion& c : done) {
+      if (!c.status.ok()) {
+        for (const auto& [key, first] : c.first_offsets) {
+          auto [it, inserted] = rewind_to_.try_emplace(key, first);
+          if (!inserted) it->second = std::min(it->second, first);
+        }
+        if (!paused_until_) {
+          pause_backoff_ = std::min(pause_backoff_ * 2, std::chrono::milliseconds(30s));
+          paused_until_ = Clock::now() + pause_backoff_;
+          spdlog::error("stream {}: the store refused a batch ({}); pausing {} ms, then reading "
+                        "again from the first unstored message",
+                        options_.stream.name, c.status.message(), pause_backoff_.count());
+          SetState(StreamState::kPaused, "store: " + c.status.message());
+        }
+        continue;
+      }
+      stored_ += c.counts.stored;
+      duplicates_ += c.counts.duplicates;
+      quarantined_ += c.counts.quarantined;
+      skipped_ += c.counts.skipped;
+      std::lock_guard lock(status_mu_);
+      for (const auto& p : c.positions) {
+        rd_kafka_topic_partition_list_add(commit.get(), p.topic.c_str(), p.partition)->offset =
+            p.next_offset;
+        auto it = partitions_.find({p.topic, p.partition});
+        if (it != partitions_.end()) {
+          it->second.stored_offset = p.next_offset;
+          it->second.last_message_ms = p.last_message_ms;
+          if (it->second.high_watermark >= 0) {
+            it->second.lag = std::max<int64_t>(0, it->second.high_watermark - p.next_offset);
+          }
+        }
+      }
+    }
+    if (commit->cnt > 0 && rk_) {
+      // Asynchronous: Kafka's committed offset only ever trails the stored one.
+      rd_kafka_commit(rk_.get(), commit.get(), 1);
+    }
+  }
+
+  // After a failed batch: once nothing is in flight, lets the store accept the stream's batches
+  // again and reads every partition again from its first unstored message.
+  void Rewind() {
+    if (inflight_count() > 0) return;
+    DrainCompletions();
+    // Messages read but not yet handed to the store are read again too.
+    for (const auto& [key, p] : batch_positions_) {
+      auto [it, inserted] = rewind_to_.try_emplace(key, p.first_offset);
+      if (!inserted) it->second = std::min(it->second, p.first_offset);
+    }
+    pending_.clear();
+    pending_keepalive_ = std::make_unique<MessageKeepalive>();
+    batch_positions_.clear();
+    if (Status st = ingest_.Resume(options_.stream.name); !st.ok()) {
+      paused_until_ = Clock::now() + pause_backoff_;
+      SetState(StreamState::kPaused, "store: " + st.message());
+      return;
+    }
+    kafka::PartitionListPtr seek(rd_kafka_topic_partition_list_new(0));
+    for (const auto& [key, offset] : rewind_to_) {
+      rd_kafka_topic_partition_list_add(seek.get(), key.first.c_str(), key.second)->offset = offset;
+    }
+    if (seek->cnt > 0 && rk_) {
+      kafka::ErrorPtr err(rd_kafka_seek_partitions(rk_.get(), seek.get(), 10000));
+      if (err) {
+        spdlog::error("stream {}: rewind failed ({}); recreating the consumer",
+                      options_.stream.name, rd_kafka_error_string(err.get()));
+        // A new consumer resumes from the stored offsets.
+        CloseConsumer(5s);
+        next_connect_ = Clock::now();
+      }
+    }
+    spdlog::info("stream {}: store accepts writes again; resuming", options_.stream.name);
+    rewind_to_.clear();
+    paused_until_.reset();
+    pause_backoff_ = 500ms;
+    SetState(StreamState::kConnected);
+  }
+
+  size_t inflight_count() {
+    std::lock_guard lock(completion_mu_);
+    return inflight_;
+  }
+
+  void WaitInflight(Clock::time_point deadline) {
+    std::unique_lock lock(completion_mu_);
+    completion_cv_.wait_until(lock, deadline, [&] { return inflight_ == completions_.size(); });
+  }
+
+  // Hands the pending batch to the store and waits (bounded) until every batch is committed
+  // and its offsets are committed to Kafka.
+  void FinishInflight(std::chrono::milliseconds budget) {
+    if (!paused_until_) Flush();
+    WaitInflight(Clock::now() + budget);
+    DrainCompletions();
+    if (rk_) rd_kafka_commit(rk_.get(), nullptr, 0);  // no-op unless async commits queued
+  }
+
+  // --- seek -----------------------------------------------------------------------------------
+  Result<std::vector<PartitionStatusSnapshot>> DoSeek(const SeekRequest& req) {
+    if (!rk_) return Status::Unavailable("stream " + options_.stream.name + " is not connected");
+    RouteTable one({req.route});
+    rd_kafka_topic_partition_list_t* assigned_raw = nullptr;
+    if (rd_kafka_assignment(rk_.get(), &assigned_raw) != RD_KAFKA_RESP_ERR_NO_ERROR) {
+      return Status::Unavailable("cannot read the assignment");
+    }
+    kafka::PartitionListPtr assigned(assigned_raw);
+    kafka::PartitionListPtr target(rd_kafka_topic_partition_list_new(0));
+    kafka::PartitionListPtr by_time(rd_kafka_topic_partition_list_new(0));
+    for (int i = 0; i < assigned->cnt; ++i) {
+      const auto& tp = assigned->elems[i];
+      if (one.Match(tp.topic) == nullptr) continue;
+      int64_t offset = req.absolute_offset ? *req.absolute_offset
+                                           : StartOffset(rk_.get(), tp.topic, tp.partition,
+                                                         req.position, by_time.get());
+      rd_kafka_topic_partition_list_add(target.get(), tp.topic, tp.partition)->offset = offset;
+    }
+    if (target->cnt == 0) {
+      return Status::FailedPrecondition("no partition of a topic matching \"" + req.route.topic +
+                                        "\" is assigned to stream " + options_.stream.name);
+    }
+    if (by_time->cnt > 0 &&
+        rd_kafka_offsets_for_times(rk_.get(), by_time.get(), 10000) == RD_KAFKA_RESP_ERR_NO_ERROR) {
+      for (int i = 0; i < by_time->cnt; ++i) {
+        auto* tp = rd_kafka_topic_partition_list_find(target.get(), by_time->elems[i].topic,
+                                                      by_time->elems[i].partition);
+        if (tp != nullptr) tp->offset = by_time->elems[i].offset;
+      }
+    }
+    // Logical offsets become absolute ones, so the store and Kafka hold real positions.
+    for (int i = 0; i < target->cnt; ++i) {
+      auto& tp = target->elems[i];
+      if (tp.offset >= 0) continue;
+      int64_t low = 0;
+      int64_t high = 0;
+      if (rd_kafka_query_watermark_offsets(rk_.get(), tp.topic, tp.partition, &low, &high, 10000)) {
+        return Status::Unavailable(std::string("cannot read the offsets of ") + tp.topic);
+      }
+      tp.offset = tp.offset == RD_KAFKA_OFFSET_BEGINNING ? low : high;
+    }
+    FinishInflight(30s);
+    pending_.clear();
+    std::vector<store::PartitionPosition> positions;
+    for (int i = 0; i < target->cnt; ++i) {
+      positions.push_back({target->elems[i].topic, target->elems[i].partition,
+                           target->elems[i].offset, -1});
+    }
+    TOMSTREAM_RETURN_IF_ERROR(ingest_.SetPositions(options_.stream.name, positions));
+    rd_kafka_commit(rk_.get(), target.get(), 0);
+    kafka::ErrorPtr err(rd_kafka_seek_partitions(rk_.get(), target.get(), 10000));
+    if (err) return Status::Unavailable(std::string("seek failed: ") + rd_kafka_error_string(err.get()));
+    std::vector<PartitionStatusSnapshot> out;
+    std::lock_guard lock(status_mu_);
+    for (const auto& p : positions) {
+      PartitionStatusSnapshot& ps = partitions_[{p.topic, p.partition}];
+      ps.topic = p.topic;
+      ps.partition = p.partition;
+      ps.stored_offset = p.next_offset;
+      out.push_back(ps);
+    }
+    spdlog::info("stream {}: seeked {} partitions of \"{}\"", options_.stream.name, out.size(),
+                 req.route.topic);
+    return out;
+  }
+
+  // --- health -------------------------------------------------------------------------------
+  void CheckHeartbeat() {
+    if (options_.stream.heartbeat_topic.empty()) return;
+    const auto now = Clock::now();
+    if (now - last_heartbeat_check_ < 1s) return;
+    last_heartbeat_check_ = now;
+    const int64_t last = last_heartbeat_ms_;
+    const int64_t since_connect = std::chrono::duration_cast<std::chrono::milliseconds>(
+                                      now - connected_at()).count();
+    const int64_t quiet = last > 0 ? NowMillis() - last : since_connect;
+    if (quiet > options_.stream.heartbeat_timeout.count() &&
+        since_connect > options_.stream.heartbeat_timeout.count()) {
+      spdlog::warn("stream {}: heartbeat topic {} silent for {} ms; reconnecting",
+                   options_.stream.name, options_.stream.heartbeat_topic, quiet);
+      FinishInflight(10s);
+      CloseConsumer(5s);
+      SetState(StreamState::kStale, "heartbeat topic " + options_.stream.heartbeat_topic +
+                                        " silent for " + std::to_string(quiet / 1000) + " s");
+      next_connect_ = Clock::now();
+    }
+  }
+
+  Clock::time_point connected_at() { return last_connect_; }
+
+  void RefreshWatermarks() {
+    if (!rk_) return;
+    std::lock_guard lock(status_mu_);
+    for (auto& [key, p] : partitions_) {
+      int64_t low = 0;
+      int64_t high = 0;
+      if (rd_kafka_get_watermark_offsets(rk_.get(), key.first.c_str(), key.second, &low, &high) ==
+              RD_KAFKA_RESP_ERR_NO_ERROR &&
+          high >= 0) {
+        p.high_watermark = high;
+        if (p.stored_offset >= 0) p.lag = std::max<int64_t>(0, high - p.stored_offset);
+      }
+    }
+  }
+
+  struct PendingSeek {
+    SeekRequest request;
+    std::shared_ptr<std::promise<Result<std::vector<PartitionStatusSnapshot>>>> promise;
+  };
+  struct BatchPosition {
+    int64_t first_offset = 0;
+    int64_t next_offset = 0;
+    int64_t last_message_ms = -1;
+  };
+
+  // Constant after construction.
+  const ConsumerOptions options_;
+  store::Store& store_;
+  std::unique_ptr<kafka::TokenSource> token_source_impl_;
+
+  // Used only by the consumer thread (and librdkafka callbacks it serves).
+  store::IngestStore ingest_;
+  RouteTable routes_;
+  std::map<std::string, std::unique_ptr<handlers::Handler>> handlers_;
+  std::unique_ptr<EVP_MD_CTX, EvpMdCtxDeleter> md_ctx_;
+  std::vector<handlers::Header> headers_;
+  std::vector<store::IngestMessage> pending_;
+  std::unique_ptr<MessageKeepalive> pending_keepalive_ = std::make_unique<MessageKeepalive>();
+  std::map<PartitionKey, BatchPosition> batch_positions_;
+  Clock::time_point batch_started_;
+  std::set<std::string> subscribed_;
+  Clock::time_point next_topic_refresh_;
+  Clock::time_point next_connect_;
+  Clock::time_point last_connect_ = Clock::now();
+  Clock::time_point last_heartbeat_check_;
+  std::chrono::milliseconds reconnect_backoff_{500};
+  std::optional<Clock::time_point> paused_until_;
+  std::chrono::milliseconds pause_backoff_{500};
+  std::map<PartitionKey, int64_t> rewind_to_;
+  std::atomic<bool> fatal_{false};
+
+  mutable std::mutex cmd_mu_;
+  bool stopping_ = false;                      // GUARDED_BY(cmd_mu_)
+  Clock::time_point stop_deadline_;            // GUARDED_BY(cmd_mu_)
+  std::optional<RouteTable> new_routes_;       // GUARDED_BY(cmd_mu_)
+  std::vector<PendingSeek> seeks_;             // GUARDED_BY(cmd_mu_)
+
+  std::mutex completion_mu_;
+  std::condition_variable completion_cv_;
+  size_t inflight_ = 0;                        // GUARDED_BY(completion_mu_)
+  std::deque<Completion> completions_;         // GUARDED_BY(completion_mu_)
+
+  mutable std::mutex status_mu_;
+  StreamStatusSnapshot status_;                               // GUARDED_BY(status_mu_)
+  std::map<PartitionKey, PartitionStatusSnapshot> partitions_;  // GUARDED_BY(status_mu_)
+  std::atomic<int64_t> stored_{0};
+  std::atomic<int64_t> duplicates_{0};
+  std::atomic<int64_t> quarantined_{0};
+  std::atomic<int64_t> skipped_{0};
+  std::atomic<int64_t> last_heartbeat_ms_{0};
+
+  // Destroyed first: the consumer's callbacks use the members above. queue_ before rk_.
+  kafka::KafkaPtr rk_;
+  kafka::QueuePtr queue_;
+  std::thread thread_;
+};
+
+StreamConsumer::StreamConsumer(ConsumerOptions options, store::Store& store, RouteTable routes)
+    : impl_(std::make_unique<Impl>(std::move(options), store, std::move(routes))) {}
+StreamConsumer::~StreamConsumer() = default;
+void StreamConsumer::Start() { impl_->Start(); }
+void StreamConsumer::Stop(std::chrono::milliseconds budget) { impl_->Stop(budget); }
+void StreamConsumer::SetRoutes(RouteTable routes) { impl_->SetRoutes(std::move(routes)); }
+Result<std::vector<PartitionStatusSnapshot>> StreamConsumer::Seek(const SeekRequest& request) {
+  return impl_->Seek(request);
+}
+StreamStatusSnapshot StreamConsumer::status() const { return impl_->status(); }
+const std::string& StreamConsumer::name() const { return impl_->name(); }
+
+}  // namespace tomstream::stream

@@ -1,0 +1,270 @@
+#include "stream/stream_manager.h"
+
+#include <regex>
+#include <thread>
+
+#include <spdlog/spdlog.h>
+
+#include "handlers/handler.h"
+#include "store/routes.h"
+#include "store/store.h"
+
+namespace tomstream::stream {
+namespace {
+
+using Match = config::RouteConfig::Match;
+
+const char* MatchName(Match m) {
+  switch (m) {
+    case Match::kExact: return "exact";
+    case Match::kPattern: return "pattern";
+    case Match::kRegex: return "regex";
+  }
+  return "exact";
+}
+
+Match ParseMatch(const std::string& s) {
+  if (s == "pattern") return Match::kPattern;
+  if (s == "regex") return Match::kRegex;
+  return Match::kExact;
+}
+
+Route FromConfig(const config::RouteConfig& rc) {
+  Route r;
+  r.match = rc.match;
+  r.topic = rc.topic;
+  r.handler = rc.handler;
+  r.start = rc.start;
+  r.include_test = rc.include_test;
+  return r;
+}
+
+}  // namespace
+
+StreamManager::StreamManager(const config::Config& config, store::Store& store)
+    : config_(config), store_(store) {}
+
+StreamManager::~StreamManager() { Stop(std::chrono::seconds(10)); }
+
+const config::StreamConfig* StreamManager::FindStream(const std::string& name) const {
+  for (const auto& s : config_.streams) {
+    if (s.name == name) return &s;
+  }
+  return nullptr;
+}
+
+RouteTable StreamManager::TableFor(const std::string& stream) const {
+  std::vector<Route> routes;
+  if (const auto* s = FindStream(stream)) {
+    for (const auto& rc : s->routes) routes.push_back(FromConfig(rc));
+  }
+  for (const auto& info : runtime_routes_) {
+    if (info.stream == stream) routes.push_back(info.route);
+  }
+  return RouteTable(std::move(routes));
+}
+
+Status StreamManager::Start() {
+  store::RouteStore route_store(store_);
+  auto stored = route_store.List();
+  if (!stored.ok()) return stored.status().WithContext("loading runtime routes");
+  {
+    std::lock_guard lock(mu_);
+    for (const auto& sr : *stored) {
+      if (FindStream(sr.stream) == nullptr) {
+        spdlog::warn("runtime route {} names stream {}, which is no longer configured; ignored",
+                     sr.id, sr.stream);
+        continue;
+      }
+      auto start = DecodeStart(sr.start);
+      RouteInfo info;
+      info.stream = sr.stream;
+      info.route = {sr.id, ParseMatch(sr.match), sr.topic, sr.handler,
+                    start.ok() ? std::optional(*start) : std::nullopt, sr.include_test};
+      info.runtime = true;
+      info.created_at_ms = sr.created_at_ms;
+      runtime_routes_.push_back(std::move(info));
+    }
+  }
+  for (const auto& s : config_.streams) {
+    if (!s.active) continue;
+    ConsumerOptions options;
+    options.stream = s;
+    options.commit_max_messages = config_.store.commit_max_messages;
+    options.commit_max_delay = config_.store.commit_max_delay;
+    options.topic_refresh = s.topic_refresh;
+    RouteTable table;
+    {
+      std::lock_guard lock(mu_);
+      table = TableFor(s.name);
+    }
+    auto consumer = std::make_unique<StreamConsumer>(std::move(options), store_, std::move(table));
+    consumer->Start();
+    consumers_.emplace(s.name, std::move(consumer));
+  }
+  return Status::Ok();
+}
+
+void StreamManager::Stop(std::chrono::milliseconds budget) {
+  std::vector<std::thread> stoppers;
+  for (auto& [name, consumer] : consumers_) {
+    stoppers.emplace_back([&c = *consumer, budget] { c.Stop(budget); });
+  }
+  for (auto& t : stoppers) t.join();
+}
+
+Result<RouteInfo> StreamManager::AddRoute(const std::string& stream, Route route) {
+  if (FindStream(stream) == nullptr) {
+    return Status::InvalidArgument("route.stream: no configured stream \"" + stream + "\"");
+  }
+  if (route.topic.empty()) {
+    return Status::InvalidArgument("route: give one of topic, pattern or regex");
+  }
+  if (handlers::MakeHandler(route.handler) == nullptr) {
+    return Status::InvalidArgument("route.handler: must be one of hermes, gcn, raw, log; not \"" +
+                                   route.handler + "\"");
+  }
+  if (route.match == Match::kRegex) {
+    try {
+      std::regex re(route.topic, std::regex::ECMAScript);
+    } catch (const std::regex_error& e) {
+      return Status::InvalidArgument(std::string("route.regex: not a valid regular expression: ") +
+                                     e.what());
+    }
+  }
+  if (route.start && route.start->kind == config::StartPosition::Kind::kLastN &&
+      route.start->last_n <= 0) {
+    return Status::InvalidArgument("route.start.last_n: must be greater than 0");
+  }
+  store::StoredRoute sr;
+  sr.stream = stream;
+  sr.match = MatchName(route.match);
+  sr.topic = route.topic;
+  sr.handler = route.handler;
+  sr.start = route.start ? EncodeStart(*route.start) : "";
+  sr.include_test = route.include_test;
+  if (sr.start.empty()) sr.start = EncodeStart(FindStream(stream)->start);
+  store::RouteStore route_store(store_);
+  auto added = route_store.Add(sr);
+  if (!added.ok()) return added.status();
+
+  RouteInfo info;
+  info.stream = stream;
+  info.route = route;
+  info.route.id = added->id;
+  info.runtime = true;
+  info.created_at_ms = added->created_at_ms;
+  RouteTable table;
+  {
+    std::lock_guard lock(mu_);
+    runtime_routes_.push_back(info);
+    table = TableFor(stream);
+  }
+  if (auto it = consumers_.find(stream); it != consumers_.end()) it->second->SetRoutes(table);
+  spdlog::info("route {} added: stream {} {} \"{}\" -> {}", info.route.id, stream,
+               MatchName(route.match), route.topic, route.handler);
+  return info;
+}
+
+Status StreamManager::RemoveRoute(int64_t id) {
+  store::RouteStore route_store(store_);
+  TOMSTREAM_RETURN_IF_ERROR(route_store.Remove(id));
+  std::string stream;
+  RouteTable table;
+  {
+    std::lock_guard lock(mu_);
+    for (auto it = runtime_routes_.begin(); it != runtime_routes_.end(); ++it) {
+      if (it->route.id == id) {
+        stream = it->stream;
+        runtime_routes_.erase(it);
+        break;
+      }
+    }
+    table = TableFor(stream);
+  }
+  if (auto it = consumers_.find(stream); it != consumers_.end()) it->second->SetRoutes(table);
+  spdlog::info("route {} removed", id);
+  return Status::Ok();
+}
+
+std::vector<RouteInfo> StreamManager::ListRoutes(const std::string& stream) const {
+  std::vector<RouteInfo> out;
+  for (const auto& s : config_.streams) {
+    if (!stream.empty() && s.name != stream) continue;
+    for (const auto& rc : s.routes) out.push_back({s.name, FromConfig(rc), false, 0, {}});
+  }
+  {
+    std::lock_guard lock(mu_);
+    for (const auto& info : runtime_routes_) {
+      if (stream.empty() || info.stream == stream) out.push_back(info);
+    }
+  }
+  for (auto& info : out) {
+    auto it = consumers_.find(info.stream);
+    if (it == consumers_.end()) continue;
+    const RouteTable table = [&] {
+      std::lock_guard lock(mu_);
+      return TableFor(info.stream);
+    }();
+    for (const auto& topic : it->second->status().subscribed_topics) {
+      const Route* winner = table.Match(topic);
+      if (winner != nullptr && winner->id == info.route.id && winner->topic == info.route.topic &&
+          winner->match == info.route.match) {
+        info.matched_topics.push_back(topic);
+      }
+    }
+  }
+  return out;
+}
+
+Result<std::vector<PartitionStatusSnapshot>> StreamManager::SeekRoute(
+    int64_t id, const std::string& stream, const std::string& topic,
+    const config::StartPosition& position, std::optional<int64_t> offset) {
+  std::optional<RouteInfo> found;
+  for (const auto& info : ListRoutes(stream)) {
+    if (id != 0 ? info.route.id == id : (info.stream == stream && info.route.topic == topic)) {
+      found = info;
+      break;
+    }
+  }
+  if (!found) {
+    if (id != 0) return Status::NotFound("no runtime route with id " + std::to_string(id));
+    // A topic without a route of its own text: seek the topic itself, if a route selects it.
+    if (FindStream(stream) == nullptr) {
+      return Status::InvalidArgument("stream: no configured stream \"" + stream + "\"");
+    }
+    Route exact;
+    exact.topic = topic;
+    found = RouteInfo{stream, exact, false, 0, {}};
+  }
+  auto it = consumers_.find(found->stream);
+  if (it == consumers_.end()) {
+    return Status::FailedPrecondition("stream " + found->stream + " is not active");
+  }
+  SeekRequest req;
+  req.route = found->route;
+  req.position = position;
+  req.absolute_offset = offset;
+  return it->second->Seek(req);
+}
+
+std::vector<StreamStatusSnapshot> StreamManager::Snapshot() const {
+  std::vector<StreamStatusSnapshot> out;
+  for (const auto& s : config_.streams) {
+    auto it = consumers_.find(s.name);
+    if (it != consumers_.end()) {
+      out.push_back(it->second->status());
+      continue;
+    }
+    StreamStatusSnapshot snap;
+    snap.name = s.name;
+    snap.security = config::SecurityName(s.security);
+    snap.group_id = s.group_id;
+    for (const auto& b : s.bootstrap) snap.bootstrap += (snap.bootstrap.empty() ? "" : ",") + b;
+    snap.state = StreamState::kInactive;
+    out.push_back(std::move(snap));
+  }
+  return out;
+}
+
+}  // namespace tomstream::stream

@@ -1,0 +1,69 @@
+// All of the daemon's subscriptions: one StreamConsumer per active configured stream, and the
+// routes of each, from the config file and added at run time (persisted in the store).
+#pragma once
+
+#include <chrono>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "common/status.h"
+#include "config/config.h"
+#include "stream/consumer.h"
+#include "stream/route_table.h"
+#include "stream/stream_status.h"
+
+namespace tomstream::store {
+class Store;
+}
+
+namespace tomstream::stream {
+
+struct RouteInfo {
+  std::string stream;
+  Route route;             // route.id is 0 for config-file routes
+  bool runtime = false;
+  int64_t created_at_ms = 0;
+  std::vector<std::string> matched_topics;  // currently subscribed topics it selects
+};
+
+class StreamManager {
+ public:
+  StreamManager(const config::Config& config, store::Store& store);
+  ~StreamManager();
+
+  // Loads the runtime routes and starts a consumer per active stream.
+  Status Start();
+  // Stops every consumer (in parallel), each bounded by `budget`.
+  void Stop(std::chrono::milliseconds budget);
+
+  // Validates, persists and applies a runtime route. Errors name the field ("route.regex").
+  Result<RouteInfo> AddRoute(const std::string& stream, Route route);
+  Status RemoveRoute(int64_t id);
+  std::vector<RouteInfo> ListRoutes(const std::string& stream) const;
+  // Moves the assigned partitions of the topics a route selects: the runtime route `id`, or
+  // (id 0) the route of `stream` whose topic/pattern/regex text is `topic`.
+  Result<std::vector<PartitionStatusSnapshot>> SeekRoute(int64_t id, const std::string& stream,
+                                                         const std::string& topic,
+                                                         const config::StartPosition& position,
+                                                         std::optional<int64_t> offset);
+
+  std::vector<StreamStatusSnapshot> Snapshot() const;
+
+ private:
+  RouteTable TableFor(const std::string& stream) const;  // REQUIRES: mu_ held
+  const config::StreamConfig* FindStream(const std::string& name) const;
+
+  const config::Config config_;
+  store::Store& store_;
+
+  mutable std::mutex mu_;
+  std::vector<RouteInfo> runtime_routes_;  // GUARDED_BY(mu_)
+  // Constant after Start().
+  std::map<std::string, std::unique_ptr<StreamConsumer>> consumers_;
+};
+
+}  // namespace tomstream::stream

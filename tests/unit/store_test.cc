@@ -1,0 +1,760 @@
+// Unit tests of the SQLite store (daemon/store): migrations, WAL and sync settings, the writer
+// thread's group commit, queue limits, closing, metadata and the per-store lock.
+#include "store/store.h"
+
+#include <sqlite3.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <condition_variable>
+#include <filesystem>
+#include <fstream>
+#include <future>
+#include <iterator>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include "store/migrations.h"
+#include "store/sqlite.h"
+
+namespace tomstream::store {
+namespace {
+
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
+
+// Every wait in these tests is bounded by this.
+constexpr std::chrono::seconds kWait{20};
+
+// ---------------------------------------------------------------------------------------------
+// Helpers
+// ---------------------------------------------------------------------------------------------
+
+// A read-write connection opened with the plain SQLite API, independent of the store's code.
+class RawDb {
+ public:
+  explicit RawDb(const std::string& path) {
+    const int rc = sqlite3_open_v2(path.c_str(), &db_, SQLITE_OPEN_READWRITE, nullptr);
+    if (rc != SQLITE_OK) {
+      ADD_FAILURE() << "cannot open " << path << ": " << sqlite3_errstr(rc);
+    }
+    sqlite3_busy_timeout(db_, 5000);
+  }
+  ~RawDb() { sqlite3_close_v2(db_); }
+  RawDb(const RawDb&) = delete;
+  RawDb& operator=(const RawDb&) = delete;
+
+  void Exec(const std::string& sql) {
+    char* err = nullptr;
+    if (sqlite3_exec(db_, sql.c_str(), nullptr, nullptr, &err) != SQLITE_OK) {
+      ADD_FAILURE() << sql << ": " << (err != nullptr ? err : "?");
+    }
+    sqlite3_free(err);
+  }
+  // The first column of every row, as text.
+  std::vector<std::string> Column(const std::string& sql) {
+    std::vector<std::string> out;
+    sqlite3_stmt* stmt = nullptr;
+    if (sqlite3_prepare_v2(db_, sql.c_str(), -1, &stmt, nullptr) != SQLITE_OK) {
+      ADD_FAILURE() << sql << ": " << sqlite3_errmsg(db_);
+      return out;
+    }
+    int rc = SQLITE_ROW;
+    while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+      const unsigned char* text = sqlite3_column_text(stmt, 0);
+      out.emplace_back(text == nullptr ? "" : reinterpret_cast<const char*>(text));
+    }
+    if (rc != SQLITE_DONE) {
+      ADD_FAILURE() << sql << ": " << sqlite3_errmsg(db_);
+    }
+    sqlite3_finalize(stmt);
+    return out;
+  }
+  std::string Text(const std::string& sql) {
+    auto col = Column(sql);
+    if (col.empty()) {
+      ADD_FAILURE() << "no row: " << sql;
+      return "";
+    }
+    return col[0];
+  }
+  int64_t Int(const std::string& sql) { return std::stoll(Text(sql)); }
+  bool HasTable(const std::string& name) {
+    return Int("SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = '" + name +
+               "'") == 1;
+  }
+
+ private:
+  sqlite3* db_ = nullptr;
+};
+
+std::string ReadBytes(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+}
+
+int64_t NowMillis() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+// Released once; waits on it are bounded. Shared with writer jobs through a shared_ptr so that
+// a failing test never leaves a job referring to a destroyed object.
+class Gate {
+ public:
+  Gate() : released_(promise_.get_future().share()) {}
+  void Release() {
+    std::call_once(once_, [this] { promise_.set_value(); });
+  }
+  bool Wait() const { return released_.wait_for(kWait) == std::future_status::ready; }
+
+ private:
+  std::promise<void> promise_;
+  std::shared_future<void> released_;
+  std::once_flag once_;
+};
+
+// Releases a gate when the test scope ends, whatever happened, before the store is destroyed.
+struct ReleaseOnExit {
+  std::shared_ptr<Gate> gate;
+  ~ReleaseOnExit() { gate->Release(); }
+};
+
+// Records the outcome of every job (by id) and the order in which jobs ran and completed.
+class JobLog {
+ public:
+  void Ran(int id) {
+    std::lock_guard lock(mu_);
+    events_.push_back("fn:" + std::to_string(id));
+  }
+  void Done(int id, const Status& st) {
+    std::lock_guard lock(mu_);
+    events_.push_back("done:" + std::to_string(id));
+    results_.emplace(id, st);
+    cv_.notify_all();
+  }
+  bool WaitForDone(size_t n) {
+    std::unique_lock lock(mu_);
+    return cv_.wait_for(lock, kWait, [&] { return results_.size() >= n; });
+  }
+  std::map<int, Status> results() {
+    std::lock_guard lock(mu_);
+    return results_;
+  }
+  std::vector<std::string> events() {
+    std::lock_guard lock(mu_);
+    return events_;
+  }
+
+ private:
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::vector<std::string> events_;
+  std::map<int, Status> results_;
+};
+
+Store::DoneFn DoneInto(const std::shared_ptr<JobLog>& log, int id) {
+  return [log, id](const Status& st) { log->Done(id, st); };
+}
+
+// A job that inserts `id` into t.
+Store::WriteFn InsertRow(int64_t id) {
+  return [id](Connection& db) -> Status {
+    auto stmt = db.Prepare("INSERT INTO t(id, v) VALUES (?, 'x')");
+    if (!stmt.ok()) return stmt.status();
+    return stmt->Bind(1, id).Run();
+  };
+}
+
+Result<int64_t> CountRows(Store& store, const std::string& sql) {
+  int64_t n = -1;
+  Status st = store.Read([&](Connection& db) -> Status {
+    auto v = db.QueryInt(sql);
+    if (!v.ok()) return v.status();
+    n = *v;
+    return Status::Ok();
+  });
+  if (!st.ok()) return st;
+  return n;
+}
+
+// A migration list whose first step is the real first migration (schema_migrations and
+// store_meta, which the migration mechanism and the store rely on) followed by test steps.
+std::vector<Migration> CustomMigrations(std::initializer_list<Migration> rest) {
+  std::vector<Migration> list{{1, "store metadata", SchemaMigrations()[0].sql}};
+  list.insert(list.end(), rest.begin(), rest.end());
+  return list;
+}
+
+class StoreTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    std::string templ = ::testing::TempDir() + "store_test_XXXXXX";
+    ASSERT_NE(mkdtemp(templ.data()), nullptr) << templ;
+    dir_ = templ;
+    options_.path = dir_ + "/tomstream.db";
+    options_.busy_timeout = std::chrono::milliseconds(2000);
+  }
+  void TearDown() override {
+    std::error_code ec;
+    std::filesystem::remove_all(dir_, ec);
+  }
+
+  std::unique_ptr<Store> MustOpen(const StoreOptions& options) {
+    auto store = Store::Open(options);
+    if (!store.ok()) {
+      ADD_FAILURE() << "Store::Open: " << store.status().ToString();
+      return nullptr;
+    }
+    return std::move(store).value();
+  }
+  std::unique_ptr<Store> MustOpen() { return MustOpen(options_); }
+
+  // Creates table t(id, v) through the store.
+  void CreateTable(Store& store) {
+    ASSERT_TRUE(store
+                    .Write([](Connection& db) {
+                      return db.Exec("CREATE TABLE t(id INTEGER PRIMARY KEY, v TEXT NOT NULL)");
+                    })
+                    .ok());
+  }
+
+  // Submits a job that signals when it starts and then holds the writer until `gate` opens.
+  // Returns once the writer is inside the job (so it is no longer in the queue).
+  void BlockWriter(Store& store, const std::shared_ptr<Gate>& gate,
+                   const std::shared_ptr<JobLog>& log, int id) {
+    auto started = std::make_shared<std::promise<void>>();
+    auto started_future = started->get_future();
+    ASSERT_TRUE(store
+                    .Submit(
+                        [gate, started](Connection&) -> Status {
+                          started->set_value();
+                          return gate->Wait() ? Status::Ok()
+                                              : Status::Internal("test gate never opened");
+                        },
+                        DoneInto(log, id))
+                    .ok());
+    ASSERT_EQ(started_future.wait_for(kWait), std::future_status::ready)
+        << "the writer never started the blocking job";
+  }
+
+  std::string dir_;
+  StoreOptions options_;
+};
+
+// ---------------------------------------------------------------------------------------------
+// Opening and migrations
+// ---------------------------------------------------------------------------------------------
+
+TEST_F(StoreTest, FreshStoreReachesLatestVersionWithWal) {
+  const int64_t before = NowMillis();
+  const mode_t old_umask = umask(022);
+  options_.path = dir_ + "/a/b/tomstream.db";  // parents missing
+  auto store = MustOpen();
+  umask(old_umask);
+  ASSERT_NE(store, nullptr);
+  const int64_t after = NowMillis();
+
+  EXPECT_GE(LatestSchemaVersion(), 1);
+  EXPECT_EQ(LatestSchemaVersion(), SchemaMigrations().back().version);
+  EXPECT_EQ(store->schema_version(), LatestSchemaVersion());
+  EXPECT_EQ(store->Stats().schema_version, LatestSchemaVersion());
+  EXPECT_EQ(store->path(), options_.path);
+
+  struct stat st {};
+  ASSERT_EQ(stat((dir_ + "/a").c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 07777, 0750u);
+  ASSERT_EQ(stat((dir_ + "/a/b").c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 07777, 0750u);
+
+  RawDb raw(options_.path);
+  EXPECT_EQ(raw.Int("PRAGMA user_version"), LatestSchemaVersion());
+  EXPECT_EQ(raw.Text("PRAGMA journal_mode"), "wal");
+  // One schema_migrations row per migration, named as in the list, stamped at open time.
+  std::vector<std::string> expected_versions;
+  std::vector<std::string> expected_names;
+  for (const Migration& m : SchemaMigrations()) {
+    expected_versions.push_back(std::to_string(m.version));
+    expected_names.emplace_back(m.name);
+  }
+  EXPECT_EQ(raw.Column("SELECT version FROM schema_migrations ORDER BY version"),
+            expected_versions);
+  EXPECT_EQ(raw.Column("SELECT name FROM schema_migrations ORDER BY version"), expected_names);
+  EXPECT_GE(raw.Int("SELECT min(applied_at) FROM schema_migrations"), before);
+  EXPECT_LE(raw.Int("SELECT max(applied_at) FROM schema_migrations"), after);
+  EXPECT_TRUE(raw.HasTable("store_meta"));
+}
+
+TEST_F(StoreTest, WriterConnectionUsesWalSynchronousFullAndForeignKeys) {
+  auto store = MustOpen();
+  ASSERT_NE(store, nullptr);
+  int64_t synchronous = -1;
+  int64_t foreign_keys = -1;
+  std::string journal_mode;
+  Status st = store->Write([&](Connection& db) -> Status {
+    auto sync = db.QueryInt("PRAGMA synchronous");
+    if (!sync.ok()) return sync.status();
+    synchronous = *sync;
+    auto fk = db.QueryInt("PRAGMA foreign_keys");
+    if (!fk.ok()) return fk.status();
+    foreign_keys = *fk;
+    auto mode = db.Prepare("PRAGMA journal_mode");
+    if (!mode.ok()) return mode.status();
+    auto row = mode->Step();
+    if (!row.ok()) return row.status();
+    journal_mode = mode->ColumnText(0);
+    return Status::Ok();
+  });
+  ASSERT_TRUE(st.ok()) << st.ToString();
+  EXPECT_EQ(synchronous, 2) << "synchronous must be FULL (2) on the writer";
+  EXPECT_EQ(foreign_keys, 1);
+  EXPECT_EQ(journal_mode, "wal");
+}
+
+TEST_F(StoreTest, ConnectionOpenAppliesPragmas) {
+  auto conn = Connection::Open(options_.path, Connection::Mode::kReadWrite, 1000);
+  ASSERT_TRUE(conn.ok()) << conn.status().ToString();
+  auto sync = (*conn)->QueryInt("PRAGMA synchronous");
+  ASSERT_TRUE(sync.ok());
+  EXPECT_EQ(*sync, 2);
+  auto timeout = (*conn)->QueryInt("PRAGMA busy_timeout");
+  ASSERT_TRUE(timeout.ok());
+  EXPECT_EQ(*timeout, 1000);
+  RawDb raw(options_.path);
+  EXPECT_EQ(raw.Text("PRAGMA journal_mode"), "wal");
+}
+
+TEST_F(StoreTest, UpgradeFromPrefixOfMigrationsKeepsData) {
+  const std::vector<Migration> all = CustomMigrations({
+      {2, "items", "CREATE TABLE items(id INTEGER PRIMARY KEY, name TEXT NOT NULL);"},
+      {3, "items.colour", "ALTER TABLE items ADD COLUMN colour TEXT NOT NULL DEFAULT 'blue';"},
+      {4, "items index", "CREATE INDEX items_colour ON items(colour);"},
+  });
+  {
+    auto store = Store::Open(options_, std::span(all).first(2));
+    ASSERT_TRUE(store.ok()) << store.status().ToString();
+    EXPECT_EQ((*store)->schema_version(), 2);
+    ASSERT_TRUE((*store)
+                    ->Write([](Connection& db) {
+                      return db.Exec("INSERT INTO items(id, name) VALUES (1, 'one'), (2, 'two')");
+                    })
+                    .ok());
+  }
+  {
+    RawDb raw(options_.path);
+    EXPECT_EQ(raw.Int("PRAGMA user_version"), 2);
+    EXPECT_THAT(raw.Column("SELECT version FROM schema_migrations ORDER BY version"), ElementsAre("1", "2"));
+  }
+
+  auto store = Store::Open(options_, all);
+  ASSERT_TRUE(store.ok()) << store.status().ToString();
+  EXPECT_EQ((*store)->schema_version(), 4);
+  auto rows = CountRows(**store, "SELECT count(*) FROM items WHERE colour = 'blue'");
+  ASSERT_TRUE(rows.ok()) << rows.status().ToString();
+  EXPECT_EQ(*rows, 2);
+
+  RawDb raw(options_.path);
+  EXPECT_EQ(raw.Int("PRAGMA user_version"), 4);
+  EXPECT_THAT(raw.Column("SELECT name FROM items ORDER BY id"), ElementsAre("one", "two"));
+  EXPECT_THAT(raw.Column("SELECT version || ':' || name FROM schema_migrations ORDER BY version"), ElementsAre("1:store metadata", "2:items", "3:items.colour", "4:items index"));
+  EXPECT_EQ(raw.Int("SELECT count(*) FROM sqlite_master WHERE name = 'items_colour'"), 1);
+}
+
+TEST_F(StoreTest, ReopenWithSameMigrationsChangesNothing) {
+  { ASSERT_NE(MustOpen(), nullptr); }
+  int64_t applied_at = 0;
+  {
+    RawDb raw(options_.path);
+    applied_at = raw.Int("SELECT max(applied_at) FROM schema_migrations");
+  }
+  auto store = MustOpen();
+  ASSERT_NE(store, nullptr);
+  RawDb raw(options_.path);
+  EXPECT_EQ(raw.Int("SELECT count(*) FROM schema_migrations"), LatestSchemaVersion());
+  EXPECT_EQ(raw.Int("SELECT max(applied_at) FROM schema_migrations"), applied_at);
+}
+
+TEST_F(StoreTest, NewerSchemaVersionIsRefusedAndLeftUntouched) {
+  {
+    auto store = MustOpen();
+    ASSERT_NE(store, nullptr);
+    ASSERT_TRUE(store->RecordStartup("1.0.0").ok());
+  }
+  const int newer = LatestSchemaVersion() + 5;
+  {
+    RawDb raw(options_.path);
+    raw.Exec("PRAGMA user_version = " + std::to_string(newer));
+  }
+  const std::string before = ReadBytes(options_.path);
+  ASSERT_FALSE(before.empty());
+
+  auto store = Store::Open(options_);
+  ASSERT_FALSE(store.ok());
+  EXPECT_EQ(store.status().code(), StatusCode::kFailedPrecondition) << store.status().ToString();
+  EXPECT_THAT(store.status().message(),
+              HasSubstr("store schema version " + std::to_string(newer) + " is newer"));
+  EXPECT_THAT(store.status().message(), HasSubstr("(" + std::to_string(LatestSchemaVersion()) + ")"));
+
+  EXPECT_EQ(ReadBytes(options_.path), before) << "the database file was modified";
+  {
+    RawDb raw(options_.path);
+    EXPECT_EQ(raw.Int("PRAGMA user_version"), newer);
+    EXPECT_EQ(raw.Int("SELECT count(*) FROM schema_migrations"), LatestSchemaVersion());
+    EXPECT_EQ(raw.Text("SELECT value FROM store_meta WHERE key = 'last_started_version'"),
+              "1.0.0");
+  }
+  // The refusal released the store's lock: a second attempt is refused for the same reason.
+  auto again = Store::Open(options_);
+  ASSERT_FALSE(again.ok());
+  EXPECT_EQ(again.status().code(), StatusCode::kFailedPrecondition) << again.status().ToString();
+}
+
+TEST_F(StoreTest, FailingMigrationLeavesPreviousVersion) {
+  const std::vector<Migration> broken = CustomMigrations({
+      {2, "alpha", "CREATE TABLE alpha(x INTEGER);"},
+      // The first statement succeeds, the second fails: neither may remain.
+      {3, "beta", "CREATE TABLE beta(x INTEGER); INSERT INTO no_such_table VALUES (1);"},
+  });
+  auto store = Store::Open(options_, broken);
+  ASSERT_FALSE(store.ok());
+  EXPECT_THAT(store.status().message(), HasSubstr("migration 3 (beta)"));
+  {
+    RawDb raw(options_.path);
+    EXPECT_EQ(raw.Int("PRAGMA user_version"), 2);
+    EXPECT_TRUE(raw.HasTable("alpha"));
+    EXPECT_FALSE(raw.HasTable("beta")) << "migration 3 was half-applied";
+    EXPECT_THAT(raw.Column("SELECT version FROM schema_migrations ORDER BY version"), ElementsAre("1", "2"));
+  }
+
+  // A corrected list continues from version 2.
+  const std::vector<Migration> fixed = CustomMigrations({
+      {2, "alpha", "CREATE TABLE alpha(x INTEGER);"},
+      {3, "beta", "CREATE TABLE beta(x INTEGER);"},
+  });
+  auto reopened = Store::Open(options_, fixed);
+  ASSERT_TRUE(reopened.ok()) << reopened.status().ToString();
+  EXPECT_EQ((*reopened)->schema_version(), 3);
+  RawDb raw(options_.path);
+  EXPECT_TRUE(raw.HasTable("beta"));
+  EXPECT_THAT(raw.Column("SELECT version FROM schema_migrations ORDER BY version"), ElementsAre("1", "2", "3"));
+}
+
+TEST_F(StoreTest, FailingFirstMigrationLeavesVersionZero) {
+  const std::vector<Migration> broken = {
+      {1, "broken", "CREATE TABLE schema_migrations(version INTEGER PRIMARY KEY, name TEXT, "
+                    "applied_at INTEGER); CREATE TABLE gamma(x); SELECT * FROM nope;"},
+  };
+  auto store = Store::Open(options_, broken);
+  ASSERT_FALSE(store.ok());
+  EXPECT_THAT(store.status().message(), HasSubstr("migration 1 (broken)"));
+  RawDb raw(options_.path);
+  EXPECT_EQ(raw.Int("PRAGMA user_version"), 0);
+  EXPECT_FALSE(raw.HasTable("gamma"));
+  EXPECT_FALSE(raw.HasTable("schema_migrations"));
+}
+
+TEST_F(StoreTest, NonContiguousMigrationNumberingRejected) {
+  const std::vector<std::vector<Migration>> bad_lists = {
+      CustomMigrations({{3, "skips 2", "CREATE TABLE skip(x);"}}),
+      CustomMigrations({{1, "repeats 1", "CREATE TABLE repeat(x);"}}),
+      std::vector<Migration>{{2, "starts at 2", "CREATE TABLE two(x);"}},
+  };
+  for (const auto& list : bad_lists) {
+    SCOPED_TRACE(std::string(list.back().name));
+    auto store = Store::Open(options_, list);
+    ASSERT_FALSE(store.ok());
+    EXPECT_EQ(store.status().code(), StatusCode::kInternal) << store.status().ToString();
+    EXPECT_THAT(store.status().message(), HasSubstr("not numbered 1..N"));
+    RawDb raw(options_.path);
+    EXPECT_EQ(raw.Int("PRAGMA user_version"), 0) << "a rejected list must not run at all";
+    EXPECT_EQ(raw.Int("SELECT count(*) FROM sqlite_master"), 0);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Writes and reads
+// ---------------------------------------------------------------------------------------------
+
+TEST_F(StoreTest, WriteCommitsAndIsVisibleToRead) {
+  auto store = MustOpen();
+  ASSERT_NE(store, nullptr);
+  CreateTable(*store);
+  for (int64_t i = 1; i <= 3; ++i) ASSERT_TRUE(store->Write(InsertRow(i)).ok());
+  auto rows = CountRows(*store, "SELECT count(*) FROM t");
+  ASSERT_TRUE(rows.ok()) << rows.status().ToString();
+  EXPECT_EQ(*rows, 3);
+  // Committed, so another connection sees it too.
+  RawDb raw(options_.path);
+  EXPECT_THAT(raw.Column("SELECT id FROM t ORDER BY id"), ElementsAre("1", "2", "3"));
+}
+
+TEST_F(StoreTest, WriteReturnsTheJobsErrorAndUndoesIt) {
+  auto store = MustOpen();
+  ASSERT_NE(store, nullptr);
+  CreateTable(*store);
+  Status st = store->Write([](Connection& db) -> Status {
+    TOMSTREAM_RETURN_IF_ERROR(db.Exec("INSERT INTO t(id, v) VALUES (7, 'x')"));
+    return Status::NotFound("job gives up");
+  });
+  EXPECT_EQ(st.code(), StatusCode::kNotFound);
+  EXPECT_EQ(st.message(), "job gives up");
+  auto rows = CountRows(*store, "SELECT count(*) FROM t");
+  ASSERT_TRUE(rows.ok());
+  EXPECT_EQ(*rows, 0);
+}
+
+TEST_F(StoreTest, ReadConnectionsAreReadOnly) {
+  auto store = MustOpen();
+  ASSERT_NE(store, nullptr);
+  Status st = store->Read([](Connection& db) { return db.Exec("CREATE TABLE sneaky(x)"); });
+  EXPECT_FALSE(st.ok());
+  RawDb raw(options_.path);
+  EXPECT_FALSE(raw.HasTable("sneaky"));
+}
+
+TEST_F(StoreTest, FailingJobInGroupCommitDoesNotUndoTheOthers) {
+  auto store = MustOpen();
+  ASSERT_NE(store, nullptr);
+  CreateTable(*store);
+  auto log = std::make_shared<JobLog>();
+  auto gate = std::make_shared<Gate>();
+  ReleaseOnExit release{gate};
+  ASSERT_NO_FATAL_FAILURE(BlockWriter(*store, gate, log, -1));
+
+  // Queued while the writer is held, so all of them are committed as one batch.
+  constexpr int kJobs = 100;
+  for (int i = 0; i < kJobs; ++i) {
+    Store::WriteFn fn;
+    if (i == 30) {
+      // Inserts, then fails: its insert must be undone.
+      fn = [log, i](Connection& db) -> Status {
+        log->Ran(i);
+        TOMSTREAM_RETURN_IF_ERROR(InsertRow(i)(db));
+        return Status::InvalidArgument("job 30 fails on purpose");
+      };
+    } else if (i == 60) {
+      // Inserts 1000, then collides with job 5's row: a SQL error; 1000 must be undone.
+      fn = [log, i](Connection& db) -> Status {
+        log->Ran(i);
+        TOMSTREAM_RETURN_IF_ERROR(InsertRow(1000)(db));
+        return InsertRow(5)(db);
+      };
+    } else {
+      fn = [log, i](Connection& db) -> Status {
+        log->Ran(i);
+        return InsertRow(i)(db);
+      };
+    }
+    ASSERT_TRUE(store->Submit(std::move(fn), DoneInto(log, i)).ok()) << "job " << i;
+  }
+  gate->Release();
+  ASSERT_TRUE(log->WaitForDone(kJobs + 1)) << "not every job completed";
+
+  const auto results = log->results();
+  EXPECT_TRUE(results.at(-1).ok()) << results.at(-1).ToString();
+  for (int i = 0; i < kJobs; ++i) {
+    if (i == 30) {
+      EXPECT_EQ(results.at(i).code(), StatusCode::kInvalidArgument) << results.at(i).ToString();
+      EXPECT_EQ(results.at(i).message(), "job 30 fails on purpose");
+    } else if (i == 60) {
+      EXPECT_EQ(results.at(i).code(), StatusCode::kAlreadyExists) << results.at(i).ToString();
+    } else {
+      EXPECT_TRUE(results.at(i).ok()) << "job " << i << ": " << results.at(i).ToString();
+    }
+  }
+
+  // They were one batch: every job ran before any of them was reported done (done callbacks
+  // follow the batch's COMMIT).
+  const auto events = log->events();
+  size_t last_fn = 0;
+  size_t first_done = events.size();
+  for (size_t k = 0; k < events.size(); ++k) {
+    if (events[k] == "done:-1") continue;
+    if (events[k].rfind("fn:", 0) == 0) last_fn = k;
+    if (events[k].rfind("done:", 0) == 0) first_done = std::min(first_done, k);
+  }
+  EXPECT_LT(last_fn, first_done) << "the jobs were not committed as one batch";
+
+  RawDb raw(options_.path);
+  EXPECT_EQ(raw.Int("SELECT count(*) FROM t"), kJobs - 2);
+  EXPECT_EQ(raw.Int("SELECT count(*) FROM t WHERE id IN (30, 60, 1000)"), 0);
+  EXPECT_EQ(raw.Int("SELECT count(*) FROM t WHERE id IN (0, 5, 29, 31, 59, 61, 99)"), 7);
+}
+
+TEST_F(StoreTest, SubmitAfterCloseIsUnavailable) {
+  auto store = MustOpen();
+  ASSERT_NE(store, nullptr);
+  store->Close();
+  bool ran = false;
+  Status st = store->Submit(
+      [&ran](Connection&) {
+        ran = true;
+        return Status::Ok();
+      },
+      nullptr);
+  EXPECT_EQ(st.code(), StatusCode::kUnavailable) << st.ToString();
+  EXPECT_EQ(store->Write([](Connection&) { return Status::Ok(); }).code(),
+            StatusCode::kUnavailable);
+  store->Close();  // idempotent
+  EXPECT_FALSE(ran);
+}
+
+TEST_F(StoreTest, FullQueueIsResourceExhausted) {
+  options_.write_queue_capacity = 3;
+  auto store = MustOpen();
+  ASSERT_NE(store, nullptr);
+  CreateTable(*store);
+  auto log = std::make_shared<JobLog>();
+  auto gate = std::make_shared<Gate>();
+  ReleaseOnExit release{gate};
+  ASSERT_NO_FATAL_FAILURE(BlockWriter(*store, gate, log, 0));  // running, no longer queued
+
+  for (int i = 1; i <= 3; ++i) ASSERT_TRUE(store->Submit(InsertRow(i), DoneInto(log, i)).ok());
+  bool ran = false;
+  Status full = store->Submit(
+      [&ran](Connection&) {
+        ran = true;
+        return Status::Ok();
+      },
+      nullptr);
+  EXPECT_EQ(full.code(), StatusCode::kResourceExhausted) << full.ToString();
+  EXPECT_THAT(full.message(), HasSubstr("3 jobs"));
+  // Write() does not wait for room either.
+  EXPECT_EQ(store->Write(InsertRow(99)).code(), StatusCode::kResourceExhausted);
+
+  gate->Release();
+  ASSERT_TRUE(log->WaitForDone(4));
+  for (const auto& [id, st] : log->results()) EXPECT_TRUE(st.ok()) << id << ": " << st.ToString();
+  EXPECT_FALSE(ran);
+  // Room again once the writer caught up.
+  EXPECT_TRUE(store->Write(InsertRow(4)).ok());
+  RawDb raw(options_.path);
+  EXPECT_THAT(raw.Column("SELECT id FROM t ORDER BY id"), ElementsAre("1", "2", "3", "4"));
+}
+
+TEST_F(StoreTest, CloseDrainsQueuedJobs) {
+  auto store = MustOpen();
+  ASSERT_NE(store, nullptr);
+  CreateTable(*store);
+  auto log = std::make_shared<JobLog>();
+  auto gate = std::make_shared<Gate>();
+  ReleaseOnExit release{gate};
+  ASSERT_NO_FATAL_FAILURE(BlockWriter(*store, gate, log, 0));
+
+  constexpr int kQueued = 25;
+  for (int i = 1; i <= kQueued; ++i) {
+    ASSERT_TRUE(store->Submit(InsertRow(i), DoneInto(log, i)).ok());
+  }
+  // Close while the jobs are still queued behind the blocked writer.
+  Store* raw_store = store.get();
+  auto closed = std::async(std::launch::async, [raw_store] { raw_store->Close(); });
+  // Close() refuses new work at once, before it waits for the writer.
+  const auto deadline = std::chrono::steady_clock::now() + kWait;
+  int extra = 0;
+  for (;;) {
+    Status st = store->Submit(InsertRow(1000 + extra), DoneInto(log, 1000 + extra));
+    if (!st.ok()) {
+      EXPECT_EQ(st.code(), StatusCode::kUnavailable) << st.ToString();
+      break;
+    }
+    ++extra;  // Close() had not started yet; this job counts as queued too.
+    ASSERT_LT(std::chrono::steady_clock::now(), deadline) << "Close() never refused a Submit";
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  EXPECT_EQ(log->results().size(), 0u) << "the writer should still be held";
+  gate->Release();
+  ASSERT_EQ(closed.wait_for(kWait), std::future_status::ready) << "Close() did not return";
+
+  // Every queued job ran and committed before Close() returned.
+  const auto results = log->results();
+  EXPECT_EQ(results.size(), static_cast<size_t>(kQueued + extra + 1));
+  for (const auto& [id, st] : results) EXPECT_TRUE(st.ok()) << id << ": " << st.ToString();
+  store.reset();
+  RawDb raw(options_.path);
+  EXPECT_EQ(raw.Int("SELECT count(*) FROM t"), kQueued + extra);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Metadata, stats and the lock
+// ---------------------------------------------------------------------------------------------
+
+TEST_F(StoreTest, RecordStartupAndGetMetaSurviveReopen) {
+  {
+    auto store = MustOpen();
+    ASSERT_NE(store, nullptr);
+    auto missing = store->GetMeta("last_started_version");
+    ASSERT_FALSE(missing.ok());
+    EXPECT_EQ(missing.status().code(), StatusCode::kNotFound);
+
+    const int64_t before = NowMillis();
+    ASSERT_TRUE(store->RecordStartup("0.1.0").ok());
+    const int64_t after = NowMillis();
+    auto version = store->GetMeta("last_started_version");
+    ASSERT_TRUE(version.ok()) << version.status().ToString();
+    EXPECT_EQ(*version, "0.1.0");
+    auto created = store->GetMeta("created_by_version");
+    ASSERT_TRUE(created.ok());
+    EXPECT_EQ(*created, "0.1.0");
+    auto at = store->GetMeta("last_started_at_ms");
+    ASSERT_TRUE(at.ok());
+    EXPECT_GE(std::stoll(*at), before);
+    EXPECT_LE(std::stoll(*at), after);
+  }
+  auto store = MustOpen();
+  ASSERT_NE(store, nullptr);
+  auto kept = store->GetMeta("last_started_version");
+  ASSERT_TRUE(kept.ok()) << kept.status().ToString();
+  EXPECT_EQ(*kept, "0.1.0");
+
+  ASSERT_TRUE(store->RecordStartup("0.2.0").ok());
+  EXPECT_EQ(store->GetMeta("last_started_version").value(), "0.2.0");
+  EXPECT_EQ(store->GetMeta("created_by_version").value(), "0.1.0") << "must keep the first";
+  auto unknown = store->GetMeta("no-such-key");
+  ASSERT_FALSE(unknown.ok());
+  EXPECT_EQ(unknown.status().code(), StatusCode::kNotFound);
+  EXPECT_THAT(unknown.status().message(), HasSubstr("no-such-key"));
+}
+
+TEST_F(StoreTest, SecondOpenOfTheSamePathIsAlreadyExists) {
+  auto first = MustOpen();
+  ASSERT_NE(first, nullptr);
+  auto second = Store::Open(options_);
+  ASSERT_FALSE(second.ok());
+  EXPECT_EQ(second.status().code(), StatusCode::kAlreadyExists) << second.status().ToString();
+  EXPECT_THAT(second.status().message(), HasSubstr(options_.path));
+  EXPECT_THAT(second.status().message(), HasSubstr("pid " + std::to_string(getpid())));
+  // The first store is unaffected.
+  EXPECT_TRUE(first->RecordStartup("x").ok());
+
+  first.reset();
+  auto third = Store::Open(options_);
+  ASSERT_TRUE(third.ok()) << "the lock was not released: " << third.status().ToString();
+  EXPECT_EQ((*third)->GetMeta("last_started_version").value(), "x");
+}
+
+TEST_F(StoreTest, StatsDescribeTheStore) {
+  auto store = MustOpen();
+  ASSERT_NE(store, nullptr);
+  ASSERT_TRUE(store->RecordStartup("1").ok());
+  const StoreStats stats = store->Stats();
+  EXPECT_EQ(stats.path, options_.path);
+  EXPECT_EQ(stats.schema_version, LatestSchemaVersion());
+  EXPECT_GT(stats.size_bytes, 0);
+  EXPECT_GT(stats.wal_size_bytes, 0) << "a committed write goes to the WAL";
+  EXPECT_EQ(stats.write_error, "");
+  EXPECT_FALSE(SqliteVersion().empty());
+  EXPECT_EQ(SqliteVersion(), sqlite3_libversion());
+}
+
+}  // namespace
+}  // namespace tomstream::store
