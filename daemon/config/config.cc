@@ -324,15 +324,13 @@ bool ReadStart(TableReader& r, std::string_view key, StartPosition& out) {
     return true;
   }
   if (v.rfind("last:", 0) == 0) {
-    try {
-      size_t used = 0;
-      const long long count = std::stoll(v.substr(5), &used);
-      if (used == v.size() - 5 && count > 0) {
-        out.kind = StartPosition::Kind::kLastN;
-        out.last_n = count;
-        return true;
-      }
-    } catch (const std::exception&) {
+    const std::string digits = v.substr(5);
+    const bool numeric = !digits.empty() && digits.size() <= 18 &&
+                         std::all_of(digits.begin(), digits.end(), ::isdigit);
+    if (numeric && std::stoll(digits) > 0) {
+      out.kind = StartPosition::Kind::kLastN;
+      out.last_n = std::stoll(digits);
+      return true;
     }
   }
   r.Error(key, "must be \"earliest\", \"latest\", \"last:N\" (N > 0) or a date-time, not \"" + v +
@@ -361,6 +359,11 @@ bool ParseKafkaUrl(TableReader& r, const std::string& url, std::vector<std::stri
   if (const auto at = rest.find('@'); at != std::string::npos) {
     user_from_url = rest.substr(0, at);
     rest = rest.substr(at + 1);
+    if (user_from_url.find(':') != std::string::npos) {
+      // Not echoed: what follows the ':' is probably a password.
+      r.Error("url", "must not contain a password (user:password@); use the password key");
+      return false;
+    }
   }
   std::stringstream hosts(rest);
   std::string host;
@@ -432,7 +435,10 @@ void ReadRoute(TableReader& r, RouteConfig& route) {
 }
 
 void Require(TableReader& r, bool present, std::string_view key, const std::string& why) {
-  if (!present) r.errors().Add(&r.table().source(), r.KeyPath(key), "is required " + why);
+  if (!present) {
+    r.errors().Add(&r.table().source(), r.KeyPath(key),
+                   why.empty() ? "is required" : "is required " + why);
+  }
 }
 
 void ReadStream(TableReader& r, const SecretResolver& secrets, StreamConfig& s) {

@@ -178,17 +178,18 @@ Status WriteBatch(Connection& db, const IngestBatch& batch, IngestCounts& counts
         break;
       case Disposition::kStore: {
         s.insert_alert.Reset();
-        s.insert_alert.Bind(1, batch.stream)
-            .Bind(2, m.topic)
+        // The batch outlives the statement's execution: no copies of the message's bytes.
+        s.insert_alert.BindNoCopy(1, batch.stream)
+            .BindNoCopy(2, m.topic)
             .Bind(3, int64_t{m.partition})
             .Bind(4, m.offset)
             .Bind(6, now)
-            .Bind(7, m.handler)
-            .BindBlob(8, m.message_id())
-            .Bind(9, m.format)
-            .BindBlob(10, m.payload)
-            .BindBlob(11, m.headers)
-            .Bind(12, m.parsed.summary);
+            .BindNoCopy(7, m.handler)
+            .BindBlobNoCopy(8, m.message_id())
+            .BindNoCopy(9, m.format)
+            .BindBlobNoCopy(10, m.payload)
+            .BindBlobNoCopy(11, m.headers)
+            .BindNoCopy(12, m.parsed.summary);
         if (m.timestamp_ms >= 0) {
           s.insert_alert.Bind(5, m.timestamp_ms);
         } else {

@@ -72,6 +72,15 @@ class Statement {
     sqlite3_bind_blob(stmt_.get(), index, v.data(), static_cast<int>(v.size()), SQLITE_TRANSIENT);
     return *this;
   }
+  // Without a copy: REQUIRES `v` to stay valid until the statement is reset or finalized.
+  Statement& BindBlobNoCopy(int index, std::string_view v) {
+    sqlite3_bind_blob(stmt_.get(), index, v.data(), static_cast<int>(v.size()), SQLITE_STATIC);
+    return *this;
+  }
+  Statement& BindNoCopy(int index, std::string_view v) {
+    sqlite3_bind_text(stmt_.get(), index, v.data(), static_cast<int>(v.size()), SQLITE_STATIC);
+    return *this;
+  }
   // Binds NULL for an empty optional.
   template <typename T>
   Statement& Bind(int index, const std::optional<T>& v) {
