@@ -1,10 +1,13 @@
 #include "stream/consumer.h"
 
 #include <openssl/evp.h>
+#include <unistd.h>
 
 #include <algorithm>
+#include <cstdio>
 #include <cstring>
 #include <future>
+#include <unordered_map>
 
 #include <spdlog/spdlog.h>
 
@@ -34,6 +37,21 @@ std::string Join(const std::vector<std::string>& parts) {
     out += p;
   }
   return out;
+}
+
+// The consumer's group.instance.id: stable across restarts of this daemon (same host, same
+// store, same stream), different for any other daemon or stream that might share the group,
+// since two live members with one instance id fence each other.
+std::string GroupInstanceId(const config::StreamConfig& stream, const std::string& store_path) {
+  char host[256] = {};
+  if (gethostname(host, sizeof host - 1) != 0) host[0] = '\0';
+  uint64_t h = 1469598103934665603ULL;  // FNV-1a of host and store path
+  for (const char c : std::string(host) + '\0' + store_path) {
+    h = (h ^ static_cast<unsigned char>(c)) * 1099511628211ULL;
+  }
+  char hex[17];
+  std::snprintf(hex, sizeof hex, "%016llx", static_cast<unsigned long long>(h));
+  return "tomstreamd-" + stream.name + "-" + hex;
 }
 
 // Owns the librdkafka messages a batch's views point into.
@@ -278,7 +296,12 @@ class StreamConsumer::Impl final : public kafka::ClientEvents {
   void Connect() {
     kafka::ClientOptions co;
     co.role = kafka::ClientRole::kConsumer;
-    co.overrides = options_.kafka_overrides;
+    // Static group membership: a daemon restarted after a crash (kill -9, OOM, power loss)
+    // takes over its old membership at once. Without it the dead member keeps the partitions
+    // until its session times out (45 s by default) and the new consumer stalls that long.
+    co.overrides.emplace_back("group.instance.id", GroupInstanceId(options_.stream, store_.path()));
+    co.overrides.insert(co.overrides.end(), options_.kafka_overrides.begin(),
+                        options_.kafka_overrides.end());
     co.overrides.emplace_back("topic.metadata.refresh.interval.ms",
                               std::to_string(options_.topic_refresh.count()));
     auto conf = kafka::MakeClientConf(options_.stream, co, this);
@@ -304,6 +327,7 @@ class StreamConsumer::Impl final : public kafka::ClientEvents {
       rd_kafka_sasl_background_callbacks_enable(rk_.get());
     }
     fatal_ = false;
+    topic_cache_.clear();  // topic handles belong to the old client
     last_connect_ = Clock::now();
     subscribed_.clear();
     next_topic_refresh_ = Clock::now();
@@ -368,6 +392,7 @@ class StreamConsumer::Impl final : public kafka::ClientEvents {
       seeks.swap(seeks_);
     }
     if (routes) {
+      topic_cache_.clear();  // points into the old routes
       routes_ = std::move(*routes);
       next_topic_refresh_ = Clock::now();  // resubscribe now
     }
@@ -537,6 +562,26 @@ class StreamConsumer::Impl final : public kafka::ClientEvents {
     return it->second.get();
   }
 
+  // What a topic's messages need, looked up once per topic handle (not per message).
+  struct TopicInfo {
+    std::string name;
+    const Route* route = nullptr;
+    handlers::Handler* handler = nullptr;
+    bool heartbeat = false;
+  };
+
+  const TopicInfo& TopicFor(rd_kafka_topic_t* rkt) {
+    auto it = topic_cache_.find(rkt);
+    if (it != topic_cache_.end()) return it->second;
+    TopicInfo info;
+    info.name = rd_kafka_topic_name(rkt);
+    info.route = routes_.Match(info.name);
+    if (info.route != nullptr) info.handler = HandlerFor(info.route->handler);
+    info.heartbeat = !options_.stream.heartbeat_topic.empty() &&
+                     info.name == options_.stream.heartbeat_topic;
+    return topic_cache_.emplace(rkt, std::move(info)).first->second;
+  }
+
   void Process(kafka::MessagePtr msg) {
     if (msg->err != RD_KAFKA_RESP_ERR_NO_ERROR) {
       if (msg->err != RD_KAFKA_RESP_ERR__PARTITION_EOF) {
@@ -551,19 +596,22 @@ class StreamConsumer::Impl final : public kafka::ClientEvents {
       return;
     }
     if (pending_.empty()) batch_started_ = Clock::now();
-    const char* topic_c = rd_kafka_topic_name(msg->rkt);
-    const std::string_view topic(topic_c);
+    const TopicInfo& info = TopicFor(msg->rkt);
     rd_kafka_timestamp_type_t ts_type;
     const int64_t ts = rd_kafka_message_timestamp(msg.get(), &ts_type);
 
-    const PartitionKey key{std::string(topic), msg->partition};
-    auto [pos, inserted] = batch_positions_.try_emplace(key);
-    if (inserted) pos->second.first_offset = msg->offset;
+    // Owned by the topic handle, which the message keeps alive as long as the batch needs it.
+    const char* topic_name = rd_kafka_topic_name(msg->rkt);
+    auto [pos, inserted] = batch_positions_.try_emplace({msg->rkt, msg->partition});
+    if (inserted) {
+      pos->second.topic = topic_name;
+      pos->second.first_offset = msg->offset;
+    }
     pos->second.next_offset = msg->offset + 1;
     pos->second.last_message_ms = ts >= 0 ? ts : NowMillis();
 
     store::IngestMessage im;
-    im.topic = topic;
+    im.topic = topic_name;
     im.partition = msg->partition;
     im.offset = msg->offset;
     im.timestamp_ms = ts;
@@ -582,29 +630,25 @@ class StreamConsumer::Impl final : public kafka::ClientEvents {
                             value == nullptr});
       }
     }
-    const handlers::Message m{topic, msg->partition, msg->offset, ts, im.payload, headers_};
+    const handlers::Message m{im.topic, msg->partition, msg->offset, ts, im.payload, headers_};
 
-    const bool heartbeat = !options_.stream.heartbeat_topic.empty() &&
-                           topic == options_.stream.heartbeat_topic;
-    if (heartbeat) last_heartbeat_ms_ = NowMillis();
-    const Route* route = routes_.Match(key.first);
-    if (route == nullptr) {
+    if (info.heartbeat) last_heartbeat_ms_ = NowMillis();
+    if (info.route == nullptr) {
       im.disposition = store::Disposition::kSkip;  // a heartbeat, or a route just removed
     } else {
-      handlers::Handler* handler = HandlerFor(route->handler);
       const handlers::HopInfo hop = handlers::ReadHop(m);
-      im.handler = handler->name();
+      im.handler = info.handler->name();
       im.format = hop.format;
       im.headers = store::EncodeHeaders(headers_);
-      SetMessageId(hop, topic, im);
-      if (hop.is_test && !route->include_test) {
+      SetMessageId(hop, im.topic, im);
+      if (hop.is_test && !info.route->include_test) {
         im.disposition = store::Disposition::kSkip;
-      } else if (Status st = handler->Parse(m, hop, im.parsed); !st.ok()) {
+      } else if (Status st = info.handler->Parse(m, hop, im.parsed); !st.ok()) {
         im.disposition = store::Disposition::kQuarantine;
         im.error = st.message();
-        spdlog::warn("stream {}: quarantined {}[{}]@{}: {}", options_.stream.name, topic,
+        spdlog::warn("stream {}: quarantined {}[{}]@{}: {}", options_.stream.name, info.name,
                      msg->partition, msg->offset, im.error);
-      } else if (!handler->stores_alerts()) {
+      } else if (!info.handler->stores_alerts()) {
         im.disposition = store::Disposition::kSkip;
       }
     }
@@ -637,8 +681,8 @@ class StreamConsumer::Impl final : public kafka::ClientEvents {
     pending_.clear();
     auto first_offsets = std::make_shared<std::map<PartitionKey, int64_t>>();
     for (const auto& [key, p] : batch_positions_) {
-      batch.positions.push_back({key.first, key.second, p.next_offset, p.last_message_ms});
-      (*first_offsets)[key] = p.first_offset;
+      batch.positions.push_back({p.topic, key.second, p.next_offset, p.last_message_ms});
+      (*first_offsets)[{p.topic, key.second}] = p.first_offset;
     }
     batch_positions_.clear();
     batch.keepalive = std::move(pending_keepalive_);
@@ -731,7 +775,7 @@ class StreamConsumer::Impl final : public kafka::ClientEvents {
     DrainCompletions();
     // Messages read but not yet handed to the store are read again too.
     for (const auto& [key, p] : batch_positions_) {
-      auto [it, inserted] = rewind_to_.try_emplace(key, p.first_offset);
+      auto [it, inserted] = rewind_to_.try_emplace({p.topic, key.second}, p.first_offset);
       if (!inserted) it->second = std::min(it->second, p.first_offset);
     }
     pending_.clear();
@@ -893,6 +937,7 @@ class StreamConsumer::Impl final : public kafka::ClientEvents {
     std::shared_ptr<std::promise<Result<std::vector<PartitionStatusSnapshot>>>> promise;
   };
   struct BatchPosition {
+    const char* topic = nullptr;  // rd_kafka_topic_name() of the partition's messages
     int64_t first_offset = 0;
     int64_t next_offset = 0;
     int64_t last_message_ms = -1;
@@ -911,7 +956,9 @@ class StreamConsumer::Impl final : public kafka::ClientEvents {
   std::vector<handlers::Header> headers_;
   std::vector<store::IngestMessage> pending_;
   std::unique_ptr<MessageKeepalive> pending_keepalive_ = std::make_unique<MessageKeepalive>();
-  std::map<PartitionKey, BatchPosition> batch_positions_;
+  // Keyed by librdkafka's topic handle: no string copy per message.
+  std::map<std::pair<const rd_kafka_topic_t*, int32_t>, BatchPosition> batch_positions_;
+  std::unordered_map<const rd_kafka_topic_t*, TopicInfo> topic_cache_;
   Clock::time_point batch_started_;
   std::set<std::string> subscribed_;
   Clock::time_point next_topic_refresh_;
