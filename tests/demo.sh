@@ -52,7 +52,23 @@ path = "$demo/state/tomstream.db"
 
 [control]
 socket = "$demo/run/control.sock"
+
+# The local broker's SCRAM-SHA-512 over TLS listener, as SCiMMA Hopskotch is set up.
+[[stream]]
+name = "local"
+url = "kafka://$KAFKA_SASL_SSL/"
+security = "scram-sha-512"
+username = "$KAFKA_USER"
+password = { env = "DEMO_KAFKA_PASSWORD" }
+ca_file = "$KAFKA_CA"
+start = "earliest"
+topic_refresh_ms = 1000
+
+  [[stream.route]]
+  topic = "hermes.demo"
+  handler = "hermes"
 CONF
+export DEMO_KAFKA_PASSWORD=$KAFKA_PASSWORD
 "$tomstreamd" --config "$demo/tomstreamd.toml" --check-config
 
 step "Starting tomstreamd (log: $demo/tomstreamd.log)"
@@ -64,6 +80,22 @@ for _ in $(seq 1 100); do
   kill -0 "$daemon_pid" 2>/dev/null || { cat "$demo/tomstreamd.log"; exit 1; }
   sleep 0.1
 done
+
+step "Publishing a Hermes photometry message to hermes.demo (kcat)"
+message='{"title":"Demo photometry","topic":"hermes.demo","submitter":"demo","authors":"A. Observer",'\
+'"message_text":"","data":{"targets":[{"name":"SN 2026demo","ra":"150.1234","dec":"-20.5678",'\
+'"aliases":["ZTF26demo"]}],"photometry":[{"target_name":"SN 2026demo",'\
+'"date_obs":"2026-05-01T03:04:05+00:00","telescope":"1m0a.doma.elp.lco","instrument":"fa16",'\
+'"bandpass":"g","brightness":18.52,"brightness_error":0.05,"brightness_unit":"AB mag"}]}}'
+printf '%s' "$message" | kcat -b "$KAFKA_PLAINTEXT" -P -t hermes.demo -H _format=json
+
+step "Waiting for the subscription to store it"
+for _ in $(seq 1 300); do
+  [ "$("$tomctl" --json alerts ls --topic hermes.demo | grep -c '"id"')" -ge 1 ] && break
+  sleep 0.1
+done
+"$tomctl" alerts ls --topic hermes.demo
+"$tomctl" photometry ls ZTF26demo
 
 step "tomctl status"
 "$tomctl" status
