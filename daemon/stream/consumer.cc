@@ -250,9 +250,15 @@ class StreamConsumer::Impl final : public kafka::ClientEvents {
             batch_started_ + options_.commit_max_delay - Clock::now());
         timeout = std::clamp(left, 0ms, 100ms);
       }
-      const ssize_t n = rd_kafka_consume_batch_queue(
-          queue_.get(), static_cast<int>(timeout.count()), buffer.data(),
-          buffer.size() - pending_.size() > 0 ? buffer.size() - pending_.size() : 1);
+      // At most what the batch still has room for, and never more than the buffer holds
+      // (commit_max_messages may exceed the buffer; pending_ then outgrows it).
+      const size_t room = static_cast<size_t>(options_.commit_max_messages) -
+                          std::min(pending_.size(),
+                                   static_cast<size_t>(options_.commit_max_messages));
+      const ssize_t n = rd_kafka_consume_batch_queue(queue_.get(),
+                                                     static_cast<int>(timeout.count()),
+                                                     buffer.data(),
+                                                     std::clamp<size_t>(room, 1, buffer.size()));
       for (ssize_t i = 0; i < n; ++i) Process(kafka::MessagePtr(buffer[static_cast<size_t>(i)]));
       if (!pending_.empty() &&
           (pending_.size() >= static_cast<size_t>(options_.commit_max_messages) ||
@@ -330,6 +336,7 @@ class StreamConsumer::Impl final : public kafka::ClientEvents {
     topic_cache_.clear();  // topic handles belong to the old client
     last_connect_ = Clock::now();
     subscribed_.clear();
+    first_assignment_checked_ = false;
     next_topic_refresh_ = Clock::now();
     last_heartbeat_check_ = Clock::now();
     SetState(StreamState::kConnecting);
@@ -400,22 +407,49 @@ class StreamConsumer::Impl final : public kafka::ClientEvents {
   }
 
   // --- subscription -------------------------------------------------------------------------
+  // Whether some route (or the heartbeat) may select a topic that is not subscribed yet, so the
+  // broker's whole topic list is needed.
+  bool NeedTopicListing() const {
+    if (routes_.HasPatterns()) return true;
+    for (const std::string& t : routes_.ExactTopics()) {
+      if (subscribed_.count(t) == 0) return true;
+    }
+    const std::string& hb = options_.stream.heartbeat_topic;
+    return !hb.empty() && subscribed_.count(hb) == 0;
+  }
+
+  // Reads the topic list (when a route may select a new topic) or just the subscribed topics'
+  // metadata (otherwise: a cheap liveness probe that also notices deleted topics), and
+  // resubscribes when the set of wanted topics changed. Listing every topic is kept off the
+  // common path because frequent full listings make librdkafka's group membership rejoin
+  // over and over on a slow link (seen with 300 ms round trips in the mock cluster test).
   void RefreshTopics() {
     next_topic_refresh_ = Clock::now() + options_.topic_refresh;
+    const bool listing = NeedTopicListing();
     const rd_kafka_metadata_t* raw = nullptr;
-    const rd_kafka_resp_err_t err = rd_kafka_metadata(rk_.get(), 1, nullptr, &raw, 5000);
+    const rd_kafka_resp_err_t err =
+        rd_kafka_metadata(rk_.get(), listing ? 1 : 0, nullptr, &raw, 5000);
     kafka::MetadataPtr md(raw);
     if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
       SetState(StreamState::kBackoff,
-               std::string("cannot list topics: ") + rd_kafka_err2str(err));
+               std::string("cannot read metadata: ") + rd_kafka_err2str(err));
       next_topic_refresh_ = Clock::now() + std::min(options_.topic_refresh,
                                                     std::chrono::milliseconds(2s));
       return;
     }
     reconnect_backoff_ = 500ms;
     std::vector<std::string> existing;
-    for (int i = 0; i < md->topic_cnt; ++i) {
-      if (md->topics[i].err == RD_KAFKA_RESP_ERR_NO_ERROR) existing.emplace_back(md->topics[i].topic);
+    if (listing) {
+      for (int i = 0; i < md->topic_cnt; ++i) {
+        if (md->topics[i].err == RD_KAFKA_RESP_ERR_NO_ERROR) existing.emplace_back(md->topics[i].topic);
+      }
+    } else {
+      existing.assign(subscribed_.begin(), subscribed_.end());
+      for (int i = 0; i < md->topic_cnt; ++i) {
+        if (md->topics[i].err == RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART) {
+          std::erase(existing, std::string(md->topics[i].topic));  // deleted
+        }
+      }
     }
     std::set<std::string> want;
     for (const std::string& t : routes_.ExactTopics()) {
@@ -432,7 +466,7 @@ class StreamConsumer::Impl final : public kafka::ClientEvents {
         status_.state = StreamState::kConnected;
       }
     }
-    if (want == subscribed_) return;
+    if (want == subscribed_ && !rejoin_) return;
     if (want.empty()) {
       rd_kafka_unsubscribe(rk_.get());
     } else {
@@ -449,6 +483,7 @@ class StreamConsumer::Impl final : public kafka::ClientEvents {
     spdlog::info("stream {}: subscribed to [{}]", options_.stream.name,
                  Join(std::vector<std::string>(want.begin(), want.end())));
     subscribed_ = std::move(want);
+    rejoin_ = false;
     std::lock_guard lock(status_mu_);
     status_.subscribed_topics.assign(subscribed_.begin(), subscribed_.end());
   }
@@ -466,6 +501,39 @@ class StreamConsumer::Impl final : public kafka::ClientEvents {
   // Where an assigned partition starts: the later of its stored and committed offsets, else
   // its route's start position.
   void OnAssign(rd_kafka_t* rk, rd_kafka_topic_partition_list_t* parts) {
+    // Static membership (group.instance.id): a member that rejoins under its instance id while
+    // the group is stable gets the assignment of its previous run back without a rebalance,
+    // even when its subscription changed meanwhile (routes edited, topics created or deleted
+    // while the daemon was down). So the first assignment of a new client is checked against
+    // the subscription: on a mismatch the client subscribes again, which makes it join again
+    // with its member id, and a rejoining leader forces a rebalance. Partitions of topics it no
+    // longer subscribes to are not consumed meanwhile (their stored positions must not move).
+    std::set<std::string> assigned_topics;
+    for (int i = 0; i < parts->cnt; ++i) assigned_topics.insert(parts->elems[i].topic);
+    if (!first_assignment_checked_) {
+      first_assignment_checked_ = true;
+      if (assigned_topics != subscribed_) {
+        spdlog::info("stream {}: the group returned an assignment of [{}] for a subscription of "
+                     "[{}] (a previous run's); joining again",
+                     options_.stream.name,
+                     Join(std::vector<std::string>(assigned_topics.begin(), assigned_topics.end())),
+                     Join(std::vector<std::string>(subscribed_.begin(), subscribed_.end())));
+        rejoin_ = true;
+        next_topic_refresh_ = Clock::now();
+      }
+    }
+    kafka::PartitionListPtr subscribed_only;
+    if (!std::includes(subscribed_.begin(), subscribed_.end(), assigned_topics.begin(),
+                       assigned_topics.end())) {
+      subscribed_only.reset(rd_kafka_topic_partition_list_new(parts->cnt));
+      for (int i = 0; i < parts->cnt; ++i) {
+        if (subscribed_.count(parts->elems[i].topic) != 0) {
+          rd_kafka_topic_partition_list_add(subscribed_only.get(), parts->elems[i].topic,
+                                            parts->elems[i].partition);
+        }
+      }
+      parts = subscribed_only.get();
+    }
     std::map<PartitionKey, int64_t> stored;
     auto positions = ingest_.Positions(options_.stream.name);
     if (positions.ok()) {
@@ -480,6 +548,7 @@ class StreamConsumer::Impl final : public kafka::ClientEvents {
                    rd_kafka_err2str(err));
     }
     kafka::PartitionListPtr by_time(rd_kafka_topic_partition_list_new(0));
+    std::vector<int> fresh;  // indexes of partitions without a stored or committed position
     std::lock_guard lock(status_mu_);
     for (int i = 0; i < parts->cnt; ++i) {
       rd_kafka_topic_partition_t& tp = parts->elems[i];
@@ -493,6 +562,7 @@ class StreamConsumer::Impl final : public kafka::ClientEvents {
       if (offset >= 0) {
         tp.offset = offset;
       } else {
+        fresh.push_back(i);
         const Route* route = routes_.Match(tp.topic);
         const config::StartPosition start =
             route != nullptr && route->start ? *route->start : options_.stream.start;
@@ -514,6 +584,32 @@ class StreamConsumer::Impl final : public kafka::ClientEvents {
       } else {
         spdlog::warn("stream {}: offsets for start times not available; starting at the end",
                      options_.stream.name);
+      }
+    }
+    // A start position applies once, when a partition is first assigned: resolved to an
+    // absolute offset and stored now. Otherwise a restart before the partition's first message
+    // resolves "latest" (or a time, or last:N) again and skips what arrived while it was down.
+    std::vector<store::PartitionPosition> resolved;
+    for (const int i : fresh) {
+      rd_kafka_topic_partition_t& tp = parts->elems[i];
+      if (tp.offset < 0) {
+        int64_t low = 0;
+        int64_t high = 0;
+        if (rd_kafka_resp_err_t err = rd_kafka_query_watermark_offsets(
+                rk, tp.topic, tp.partition, &low, &high, 10000)) {
+          spdlog::warn("stream {}: cannot resolve the start of {}[{}] ({}); not stored",
+                       options_.stream.name, tp.topic, tp.partition, rd_kafka_err2str(err));
+          continue;
+        }
+        tp.offset = tp.offset == RD_KAFKA_OFFSET_BEGINNING ? low : high;
+      }
+      resolved.push_back({tp.topic, tp.partition, tp.offset, -1});
+      partitions_[{tp.topic, tp.partition}].stored_offset = tp.offset;
+    }
+    if (!resolved.empty()) {
+      if (Status st = ingest_.SetPositions(options_.stream.name, resolved); !st.ok()) {
+        spdlog::warn("stream {}: cannot store the start positions: {}", options_.stream.name,
+                     st.message());
       }
     }
     for (int i = 0; i < parts->cnt; ++i) {
@@ -961,6 +1057,8 @@ class StreamConsumer::Impl final : public kafka::ClientEvents {
   std::unordered_map<const rd_kafka_topic_t*, TopicInfo> topic_cache_;
   Clock::time_point batch_started_;
   std::set<std::string> subscribed_;
+  bool first_assignment_checked_ = true;  // false from Connect() until the first assignment
+  bool rejoin_ = false;                   // subscribe again although the topics are unchanged
   Clock::time_point next_topic_refresh_;
   Clock::time_point next_connect_;
   Clock::time_point last_connect_ = Clock::now();
