@@ -103,7 +103,6 @@ Result<ConfPtr> MakeClientConf(const config::StreamConfig& stream, const ClientO
                                {"enable.partition.eof", "false"},
                                // Bounded prefetch (the default is 64 MiB per partition queue).
                                {"queued.max.messages.kbytes", "8192"},
-                               {"queued.min.messages", "10000"},
                                {"fetch.max.bytes", "8388608"},
                                {"max.partition.fetch.bytes", "2097152"},
                                {"topic.metadata.refresh.interval.ms", "30000"},
@@ -127,6 +126,13 @@ Result<ConfPtr> MakeClientConf(const config::StreamConfig& stream, const ClientO
   rd_kafka_conf_set_log_cb(conf.get(), &LogCallback);
   if (stream.security == config::Security::kOauthBearer) {
     rd_kafka_conf_set_oauthbearer_token_refresh_cb(conf.get(), &TokenRefreshCallback);
+    // A SASL queue of its own for the refresh callback, which the client's creator hands to
+    // librdkafka's background thread with rd_kafka_sasl_background_callbacks_enable() (that call
+    // fails without this queue). Otherwise the refresh waits on the main queue (for a consumer:
+    // the consumer queue) until the client's thread polls, and is late whenever that thread is
+    // busy: the first token only after the first metadata call timed out, renewals not at all
+    // during store back-pressure, so the token expires.
+    rd_kafka_conf_enable_sasl_queue(conf.get(), 1);
   }
   return conf;
 }

@@ -200,10 +200,9 @@ class StreamConsumer::Impl final : public kafka::ClientEvents {
   // --- state shared with other threads ------------------------------------------------------
   void SetState(StreamState state, const std::string& error = "") {
     std::lock_guard lock(status_mu_);
-    // An authentication failure stays visible until the broker is reached again.
-    if (state == StreamState::kBackoff && status_.state == StreamState::kAuthFailed) {
-      state = StreamState::kAuthFailed;
-    }
+    // An authentication failure stays visible, with its cause, until the broker is reached
+    // again: what follows from it (metadata timeouts, all brokers down) does not replace it.
+    if (state == StreamState::kBackoff && status_.state == StreamState::kAuthFailed) return;
     status_.state = state;
     if (!error.empty()) {
       status_.last_error = error;
@@ -260,6 +259,7 @@ class StreamConsumer::Impl final : public kafka::ClientEvents {
                                                      buffer.data(),
                                                      std::clamp<size_t>(room, 1, buffer.size()));
       for (ssize_t i = 0; i < n; ++i) Process(kafka::MessagePtr(buffer[static_cast<size_t>(i)]));
+      if (n >= 0 && static_cast<size_t>(n) < buffer.size() / 2) NudgeFetcher();
       if (!pending_.empty() &&
           (pending_.size() >= static_cast<size_t>(options_.commit_max_messages) ||
            Clock::now() >= batch_started_ + options_.commit_max_delay)) {
@@ -329,8 +329,13 @@ class StreamConsumer::Impl final : public kafka::ClientEvents {
     rd_kafka_poll_set_consumer(rk_.get());
     queue_.reset(rd_kafka_queue_get_consumer(rk_.get()));
     if (options_.stream.security == config::Security::kOauthBearer) {
-      // Serve the token refresh callback before the first connection attempt.
-      rd_kafka_sasl_background_callbacks_enable(rk_.get());
+      // Serve the token refresh callback on librdkafka's background thread, so tokens are
+      // fetched before the first connection and renewed even while this thread is busy.
+      kafka::ErrorPtr error(rd_kafka_sasl_background_callbacks_enable(rk_.get()));
+      if (error) {
+        spdlog::error("stream {}: cannot serve OAUTHBEARER refreshes in the background: {}",
+                      options_.stream.name, rd_kafka_error_string(error.get()));
+      }
     }
     fatal_ = false;
     topic_cache_.clear();  // topic handles belong to the old client
@@ -768,6 +773,26 @@ class StreamConsumer::Impl final : public kafka::ClientEvents {
     im.message_id_size = static_cast<uint8_t>(len);
   }
 
+  // librdkafka 2.0 stops fetching a partition whose local queue reached
+  // queued.max.messages.kbytes and looks at it again only when its broker thread wakes up,
+  // which can take a second: with a small (memory-bounded) queue the consumer then starves.
+  // A request on that broker connection wakes the thread; a watermark query is a cheap one
+  // and refreshes the lag shown in status too. Fixed upstream in 2.1 (fetch.queue.backoff.ms).
+  void NudgeFetcher() {
+    const auto now = Clock::now();
+    if (now - last_nudge_ < 20ms) return;
+    last_nudge_ = now;
+    std::lock_guard lock(status_mu_);
+    for (auto& [key, p] : partitions_) {
+      int64_t low = 0;
+      int64_t high = 0;
+      if (rd_kafka_query_watermark_offsets(rk_.get(), key.first.c_str(), key.second, &low, &high,
+                                           1000) == RD_KAFKA_RESP_ERR_NO_ERROR) {
+        p.high_watermark = high;
+      }
+    }
+  }
+
   // --- batches --------------------------------------------------------------------------------
   void Flush() {
     if (pending_.empty()) return;
@@ -1068,6 +1093,7 @@ class StreamConsumer::Impl final : public kafka::ClientEvents {
   std::chrono::milliseconds pause_backoff_{500};
   std::map<PartitionKey, int64_t> rewind_to_;
   std::atomic<bool> fatal_{false};
+  Clock::time_point last_nudge_;
 
   mutable std::mutex cmd_mu_;
   bool stopping_ = false;                      // GUARDED_BY(cmd_mu_)
