@@ -615,7 +615,7 @@ class GcnHandler final : public Handler {
     }
     if (!st.ok()) return st;
     out.summary = Summary(rec);
-    out.gcn = std::move(rec);
+    out.gcn = std::make_unique<GcnRecord>(std::move(rec));
     return Status::Ok();
   }
 

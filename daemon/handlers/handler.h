@@ -114,11 +114,12 @@ struct GcnRecord {
   std::string title;        // circulars: subject
 };
 
-// What a handler extracts from one message.
+// What a handler extracts from one message. The records are on the heap so that a batch of
+// thousands of raw messages does not carry their (empty) space.
 struct ParsedAlert {
   std::string summary;  // one line for listings, e.g. "hermes: 2 targets, 5 photometry rows"
-  std::optional<HermesRecord> hermes;
-  std::optional<GcnRecord> gcn;
+  std::unique_ptr<HermesRecord> hermes;
+  std::unique_ptr<GcnRecord> gcn;
 };
 
 class Handler {

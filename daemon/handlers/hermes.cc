@@ -305,7 +305,7 @@ class HermesHandler final : public Handler {
     summary += ", ";
     AppendCount(summary, rec.photometry.size(), "photometry row");
     out.summary = std::move(summary);
-    out.hermes = std::move(rec);
+    out.hermes = std::make_unique<HermesRecord>(std::move(rec));
     return Status::Ok();
   }
 

@@ -336,8 +336,8 @@ TEST(HermesTest, PhotometryFixture) {
   ASSERT_TRUE(p.status.ok()) << p.status.ToString();
   EXPECT_EQ(p.alert.summary,
             "hermes: \"Updated data for SN 2026abc from MyTOM.\" 1 target, 2 photometry rows");
-  ASSERT_TRUE(p.alert.hermes.has_value());
-  EXPECT_FALSE(p.alert.gcn.has_value());
+  ASSERT_TRUE(p.alert.hermes != nullptr);
+  EXPECT_FALSE(p.alert.gcn != nullptr);
   const HermesRecord& r = *p.alert.hermes;
   EXPECT_EQ(r.title, "Updated data for SN 2026abc from MyTOM.");
   EXPECT_EQ(r.topic, "hermes.test");
@@ -481,7 +481,7 @@ void ExpectRejected(const std::string& payload, std::string_view expected_messag
   EXPECT_EQ(p.status.code(), StatusCode::kInvalidArgument) << payload;
   EXPECT_NE(p.status.message().find(expected_message), std::string::npos)
       << "got: " << p.status.message() << "\nwanted: " << expected_message;
-  EXPECT_FALSE(p.alert.hermes.has_value());
+  EXPECT_FALSE(p.alert.hermes != nullptr);
   EXPECT_TRUE(p.alert.summary.empty());
 }
 
@@ -999,7 +999,7 @@ void ExpectGcnRejected(const std::string& payload, std::string_view expected_mes
   EXPECT_EQ(g.status.code(), StatusCode::kInvalidArgument) << payload.substr(0, 80);
   EXPECT_NE(g.status.message().find(expected_message), std::string::npos)
       << "got: " << g.status.message() << "\nwanted: " << expected_message;
-  EXPECT_FALSE(g.alert.gcn.has_value());
+  EXPECT_FALSE(g.alert.gcn != nullptr);
 }
 
 TEST(GcnTest, Rejects) {
