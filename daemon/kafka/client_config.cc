@@ -47,16 +47,16 @@ void TokenRefreshCallback(rd_kafka_t* rk, const char* /*config*/, void* /*opaque
   spdlog::info("kafka {}: OAUTHBEARER token refreshed", events->log_name);
 }
 
-std::string Join(const std::vector<std::string>& parts) {
+}  // namespace
+
+std::string BootstrapServers(const config::StreamConfig& stream) {
   std::string out;
-  for (const auto& p : parts) {
+  for (const auto& b : stream.bootstrap) {
     if (!out.empty()) out += ',';
-    out += p;
+    out += b;
   }
   return out;
 }
-
-}  // namespace
 
 Status SetProperty(rd_kafka_conf_t* conf, const std::string& name, const std::string& value) {
   char err[512] = {};
@@ -70,7 +70,7 @@ Result<ConfPtr> MakeClientConf(const config::StreamConfig& stream, const ClientO
                                ClientEvents* events) {
   ConfPtr conf(rd_kafka_conf_new());
   std::vector<std::pair<std::string, std::string>> props{
-      {"bootstrap.servers", Join(stream.bootstrap)},
+      {"bootstrap.servers", BootstrapServers(stream)},
       {"client.id", "tomstreamd-" + stream.name},
       {"reconnect.backoff.ms", "100"},
       {"reconnect.backoff.max.ms", "10000"},

@@ -42,6 +42,9 @@ struct ClientOptions {
 Result<ConfPtr> MakeClientConf(const config::StreamConfig& stream, const ClientOptions& options,
                                ClientEvents* events);
 
+// "host:port,host:port": the stream's bootstrap.servers.
+std::string BootstrapServers(const config::StreamConfig& stream);
+
 // Sets one property; the error names it.
 Status SetProperty(rd_kafka_conf_t* conf, const std::string& name, const std::string& value);
 

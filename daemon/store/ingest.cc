@@ -296,9 +296,9 @@ Status IngestStore::Submit(IngestBatch batch, DoneFn done) {
       });
 }
 
-Result<std::vector<StoredPosition>> IngestStore::Positions(const std::string& stream,
+Result<std::vector<PartitionPosition>> IngestStore::Positions(const std::string& stream,
                                                            const std::string& topic) {
-  std::vector<StoredPosition> out;
+  std::vector<PartitionPosition> out;
   Status st = store_.Read([&](Connection& db) -> Status {
     auto stmt = db.Prepare(
         "SELECT topic, partition, next_offset, coalesce(last_message_at, -1) "

@@ -89,14 +89,6 @@ std::string EncodeHeaders(std::span<const handlers::Header> headers);
 // REQUIRES: `blob` came from EncodeHeaders(). Views point into `blob`.
 std::vector<handlers::Header> DecodeHeaders(std::string_view blob);
 
-// The stored resume position of each partition of a stream (next offset to consume).
-struct StoredPosition {
-  std::string topic;
-  int32_t partition = 0;
-  int64_t next_offset = 0;
-  int64_t last_message_ms = -1;
-};
-
 class IngestStore {
  public:
   explicit IngestStore(Store& store) : store_(store) {}
@@ -108,7 +100,7 @@ class IngestStore {
   Status Submit(IngestBatch batch, DoneFn done);
 
   // Reads the stored positions of `stream` (all topics when `topic` is empty).
-  Result<std::vector<StoredPosition>> Positions(const std::string& stream,
+  Result<std::vector<PartitionPosition>> Positions(const std::string& stream,
                                                 const std::string& topic = "");
 
   // Overwrites the stored position of partitions (used when a route is seeked).

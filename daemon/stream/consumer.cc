@@ -30,7 +30,8 @@ int64_t NowMillis() {
       .count();
 }
 
-std::string Join(const std::vector<std::string>& parts) {
+template <typename Strings>
+std::string Join(const Strings& parts) {
   std::string out;
   for (const auto& p : parts) {
     if (!out.empty()) out += ',';
@@ -109,7 +110,7 @@ class StreamConsumer::Impl final : public kafka::ClientEvents {
       token_source = token_source_impl_.get();
     }
     status_.name = s.name;
-    status_.bootstrap = Join(s.bootstrap);
+    status_.bootstrap = kafka::BootstrapServers(s);
     status_.security = config::SecurityName(s.security);
     status_.group_id = s.group_id;
     status_.state = StreamState::kConnecting;
@@ -486,7 +487,7 @@ class StreamConsumer::Impl final : public kafka::ClientEvents {
       }
     }
     spdlog::info("stream {}: subscribed to [{}]", options_.stream.name,
-                 Join(std::vector<std::string>(want.begin(), want.end())));
+                 Join(want));
     subscribed_ = std::move(want);
     rejoin_ = false;
     std::lock_guard lock(status_mu_);
@@ -521,8 +522,7 @@ class StreamConsumer::Impl final : public kafka::ClientEvents {
         spdlog::info("stream {}: the group returned an assignment of [{}] for a subscription of "
                      "[{}] (a previous run's); joining again",
                      options_.stream.name,
-                     Join(std::vector<std::string>(assigned_topics.begin(), assigned_topics.end())),
-                     Join(std::vector<std::string>(subscribed_.begin(), subscribed_.end())));
+                     Join(assigned_topics), Join(subscribed_));
         rejoin_ = true;
         next_topic_refresh_ = Clock::now();
       }

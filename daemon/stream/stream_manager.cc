@@ -6,6 +6,7 @@
 #include <spdlog/spdlog.h>
 
 #include "handlers/handler.h"
+#include "kafka/client_config.h"
 #include "store/routes.h"
 #include "store/store.h"
 
@@ -260,7 +261,7 @@ std::vector<StreamStatusSnapshot> StreamManager::Snapshot() const {
     snap.name = s.name;
     snap.security = config::SecurityName(s.security);
     snap.group_id = s.group_id;
-    for (const auto& b : s.bootstrap) snap.bootstrap += (snap.bootstrap.empty() ? "" : ",") + b;
+    snap.bootstrap = kafka::BootstrapServers(s);
     snap.state = StreamState::kInactive;
     out.push_back(std::move(snap));
   }
