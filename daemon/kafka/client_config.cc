@@ -12,9 +12,10 @@ void ErrorCallback(rd_kafka_t* rk, int err, const char* reason, void* /*opaque*/
   events->OnKafkaError(static_cast<rd_kafka_resp_err_t>(err), reason != nullptr ? reason : "");
 }
 
+// Called from librdkafka's own threads, possibly while the client is being abandoned at exit:
+// it uses only the client's name (client.id), never the opaque.
 void LogCallback(const rd_kafka_t* rk, int level, const char* fac, const char* buf) {
-  auto* events = static_cast<ClientEvents*>(rd_kafka_opaque(rk));
-  const std::string& name = events != nullptr ? events->log_name : std::string();
+  const char* name = rd_kafka_name(rk);
   // syslog levels: 0-3 error, 4 warning, 5-6 info, 7 debug.
   const auto lvl = level <= 3   ? spdlog::level::err
                    : level == 4 ? spdlog::level::warn

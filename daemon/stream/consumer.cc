@@ -361,7 +361,13 @@ class StreamConsumer::Impl final : public kafka::ClientEvents {
     ScheduleReconnect();
   }
 
-  void CloseConsumer(std::chrono::milliseconds budget) {
+  // Leaves the group and destroys the client. `exiting`: the daemon is stopping; a client that
+  // cannot close in time (e.g. the broker is unreachable, so librdkafka waits for a group
+  // coordinator that never answers, and even rd_kafka_destroy() blocks) is then abandoned to the
+  // process exit instead of holding the stop past its deadline. Its threads no longer call back
+  // into this object: the error callback is only served by polling, which stops here, and the
+  // log callback does not use the opaque.
+  void CloseConsumer(std::chrono::milliseconds budget, bool exiting = false) {
     if (!rk_) return;
     kafka::QueuePtr close_queue(rd_kafka_queue_new(rk_.get()));
     kafka::ErrorPtr error(rd_kafka_consumer_close_queue(rk_.get(), close_queue.get()));
@@ -373,13 +379,20 @@ class StreamConsumer::Impl final : public kafka::ClientEvents {
         rd_kafka_assign(rk_.get(), nullptr);
       }
     }
-    if (!rd_kafka_consumer_closed(rk_.get())) {
-      spdlog::warn("stream {}: consumer did not close within {} ms; destroying it",
-                   options_.stream.name, budget.count());
-    }
+    const bool closed = rd_kafka_consumer_closed(rk_.get());
     close_queue.reset();
     queue_.reset();
-    rd_kafka_destroy_flags(rk_.release(), RD_KAFKA_DESTROY_F_NO_CONSUMER_CLOSE);
+    if (!closed && exiting) {
+      spdlog::warn("stream {}: consumer did not close within {} ms; leaving it to the exit "
+                   "(stored data is complete)", options_.stream.name, budget.count());
+      (void)rk_.release();
+    } else {
+      if (!closed) {
+        spdlog::warn("stream {}: consumer did not close within {} ms; destroying it",
+                     options_.stream.name, budget.count());
+      }
+      rd_kafka_destroy_flags(rk_.release(), RD_KAFKA_DESTROY_F_NO_CONSUMER_CLOSE);
+    }
     std::lock_guard lock(status_mu_);
     partitions_.clear();
     status_.subscribed_topics.clear();
@@ -388,7 +401,7 @@ class StreamConsumer::Impl final : public kafka::ClientEvents {
   void Shutdown() {
     if (rk_) {
       FinishInflight(std::max(StopBudgetLeft() / 2, std::chrono::milliseconds(100)));
-      CloseConsumer(std::max(StopBudgetLeft(), std::chrono::milliseconds(100)));
+      CloseConsumer(std::max(StopBudgetLeft(), std::chrono::milliseconds(100)), /*exiting=*/true);
     }
     // Anything still in flight holds pointers to this object's members.
     WaitInflight(Clock::now() + 30s);
@@ -1015,8 +1028,14 @@ class StreamConsumer::Impl final : public kafka::ClientEvents {
   }
 
   // --- health -------------------------------------------------------------------------------
+  // A silent heartbeat topic on a reachable broker means consumption stalled: reconnect. (An
+  // unreachable broker is already shown as such and librdkafka is reconnecting.)
   void CheckHeartbeat() {
     if (options_.stream.heartbeat_topic.empty()) return;
+    {
+      std::lock_guard lock(status_mu_);
+      if (status_.state != StreamState::kConnected && status_.state != StreamState::kStale) return;
+    }
     const auto now = Clock::now();
     if (now - last_heartbeat_check_ < 1s) return;
     last_heartbeat_check_ = now;
