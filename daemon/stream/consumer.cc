@@ -830,6 +830,9 @@ class StreamConsumer::Impl final : public kafka::ClientEvents {
     Status st = ingest_.Submit(
         std::move(batch),
         [this, positions, first_offsets](const Status& result, const store::IngestCounts& counts) {
+          // Runs on the store's writer thread right after the commit, so status never shows
+          // less than what a reader of the store can already see.
+          if (result.ok()) RecordStored(counts, positions);
           {
             std::lock_guard lock(completion_mu_);
             completions_.push_back({result, counts, positions, *first_offsets});
@@ -840,6 +843,24 @@ class StreamConsumer::Impl final : public kafka::ClientEvents {
       // The batch never reached the store: treat it as failed so its messages are read again.
       std::lock_guard lock(completion_mu_);
       completions_.push_back({st, {}, positions, *first_offsets});
+    }
+  }
+
+  void RecordStored(const store::IngestCounts& counts,
+                    const std::vector<store::PartitionPosition>& positions) {
+    stored_ += counts.stored;
+    duplicates_ += counts.duplicates;
+    quarantined_ += counts.quarantined;
+    skipped_ += counts.skipped;
+    std::lock_guard lock(status_mu_);
+    for (const auto& p : positions) {
+      auto it = partitions_.find({p.topic, p.partition});
+      if (it == partitions_.end()) continue;
+      it->second.stored_offset = p.next_offset;
+      it->second.last_message_ms = p.last_message_ms;
+      if (it->second.high_watermark >= 0) {
+        it->second.lag = std::max<int64_t>(0, it->second.high_watermark - p.next_offset);
+      }
     }
   }
 
@@ -878,22 +899,9 @@ class StreamConsumer::Impl final : public kafka::ClientEvents {
         }
         continue;
       }
-      stored_ += c.counts.stored;
-      duplicates_ += c.counts.duplicates;
-      quarantined_ += c.counts.quarantined;
-      skipped_ += c.counts.skipped;
-      std::lock_guard lock(status_mu_);
       for (const auto& p : c.positions) {
         rd_kafka_topic_partition_list_add(commit.get(), p.topic.c_str(), p.partition)->offset =
             p.next_offset;
-        auto it = partitions_.find({p.topic, p.partition});
-        if (it != partitions_.end()) {
-          it->second.stored_offset = p.next_offset;
-          it->second.last_message_ms = p.last_message_ms;
-          if (it->second.high_watermark >= 0) {
-            it->second.lag = std::max<int64_t>(0, it->second.high_watermark - p.next_offset);
-          }
-        }
       }
     }
     if (commit->cnt > 0 && rk_) {
