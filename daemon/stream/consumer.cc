@@ -70,7 +70,6 @@ struct EvpMdCtxDeleter {
 // What the store said about one batch.
 struct Completion {
   Status status;
-  store::IngestCounts counts;
   std::vector<store::PartitionPosition> positions;      // next offsets after the batch
   std::map<PartitionKey, int64_t> first_offsets;        // per partition, the batch's first
 };
@@ -835,14 +834,14 @@ class StreamConsumer::Impl final : public kafka::ClientEvents {
           if (result.ok()) RecordStored(counts, positions);
           {
             std::lock_guard lock(completion_mu_);
-            completions_.push_back({result, counts, positions, *first_offsets});
+            completions_.push_back({result, positions, *first_offsets});
           }
           completion_cv_.notify_all();
         });
     if (!st.ok()) {
       // The batch never reached the store: treat it as failed so its messages are read again.
       std::lock_guard lock(completion_mu_);
-      completions_.push_back({st, {}, positions, *first_offsets});
+      completions_.push_back({st, positions, *first_offsets});
     }
   }
 
