@@ -865,11 +865,7 @@ class StreamConsumer::Impl final : public kafka::ClientEvents {
 
   void WaitForCompletion(std::chrono::milliseconds limit) {
     std::unique_lock lock(completion_mu_);
-    completion_cv_.wait_for(lock, limit, [&] { return !completions_.empty() || stopping_flag(); });
-  }
-  bool stopping_flag() {
-    std::lock_guard lock(cmd_mu_);
-    return stopping_;
+    completion_cv_.wait_for(lock, limit, [&] { return !completions_.empty() || stopping(); });
   }
 
   // Handles finished batches: counts, positions, offsets to Kafka, or a rewind after a failure.
@@ -1048,7 +1044,7 @@ class StreamConsumer::Impl final : public kafka::ClientEvents {
     last_heartbeat_check_ = now;
     const int64_t last = last_heartbeat_ms_;
     const int64_t since_connect = std::chrono::duration_cast<std::chrono::milliseconds>(
-                                      now - connected_at()).count();
+                                      now - last_connect_).count();
     const int64_t quiet = last > 0 ? NowMillis() - last : since_connect;
     if (quiet > options_.stream.heartbeat_timeout.count() &&
         since_connect > options_.stream.heartbeat_timeout.count()) {
@@ -1061,8 +1057,6 @@ class StreamConsumer::Impl final : public kafka::ClientEvents {
       next_connect_ = Clock::now();
     }
   }
-
-  Clock::time_point connected_at() { return last_connect_; }
 
   void RefreshWatermarks() {
     if (!rk_) return;
