@@ -32,24 +32,27 @@ bool GetU32(std::string_view& in, uint32_t& v) {
 
 constexpr uint32_t kNullValue = 0xFFFFFFFFu;
 
-// The statements one ingest transaction uses, prepared once per batch.
+// The statements one ingest transaction uses, cached on the writer connection.
 struct IngestStatements {
-  Statement insert_alert;
-  Statement insert_quarantine;
-  Statement insert_hermes;
-  Statement insert_target;
-  Statement insert_alias;
-  Statement insert_photometry;
-  Statement insert_gcn;
-  Statement upsert_position;
-  Statement upsert_counters;
+  Statement* insert_alert;
+  Statement* find_alert;
+  Statement* insert_quarantine;
+  Statement* insert_hermes;
+  Statement* insert_target;
+  Statement* insert_alias;
+  Statement* insert_photometry;
+  Statement* insert_gcn;
+  Statement* upsert_position;
+  Statement* upsert_counters;
 };
 
-Result<IngestStatements> PrepareIngest(Connection& db) {
-  const char* const sql[] = {
+constexpr const char* kIngestSql[] = {
       "INSERT INTO alerts(stream, topic, partition, \"offset\", kafka_ts, stored_at, handler, "
-      "message_id, format, payload, headers, summary) VALUES (?,?,?,?,?,?,?,?,?,?,?,?) "
-      "ON CONFLICT(message_id) DO NOTHING",
+      "message_id, format, payload, headers, summary, id_key) "
+      "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
+      // Not folded into the INSERT: INSERT ... SELECT ... WHERE NOT EXISTS on the same table
+      // makes SQLite stage every row in a temporary table, which halves the insert rate.
+      "SELECT 1 FROM alerts WHERE id_key = ? AND message_id = ?",
       "INSERT INTO quarantine(stream, topic, partition, \"offset\", handler, error, payload, "
       "headers, stored_at) VALUES (?,?,?,?,?,?,?,?,?)",
       "INSERT INTO hermes_messages(alert_id, title, topic, submitter, authors, message_text, "
@@ -71,22 +74,23 @@ Result<IngestStatements> PrepareIngest(Connection& db) {
       "VALUES (?,?,?,?,?) ON CONFLICT(stream) DO UPDATE SET "
       "stored = stored + excluded.stored, duplicates = duplicates + excluded.duplicates, "
       "quarantined = quarantined + excluded.quarantined, skipped = skipped + excluded.skipped",
-  };
-  std::vector<Statement> prepared;
-  for (const char* q : sql) {
-    auto st = db.Prepare(q);
+};
+
+Result<IngestStatements> PrepareIngest(Connection& db) {
+  Statement* prepared[std::size(kIngestSql)];
+  for (size_t i = 0; i < std::size(kIngestSql); ++i) {
+    auto st = db.Cached(kIngestSql[i]);
     if (!st.ok()) return st.status();
-    prepared.push_back(std::move(st).value());
+    prepared[i] = *st;
   }
-  return IngestStatements{std::move(prepared[0]), std::move(prepared[1]), std::move(prepared[2]),
-                          std::move(prepared[3]), std::move(prepared[4]), std::move(prepared[5]),
-                          std::move(prepared[6]), std::move(prepared[7]), std::move(prepared[8])};
+  return IngestStatements{prepared[0], prepared[1], prepared[2], prepared[3], prepared[4],
+                          prepared[5], prepared[6], prepared[7], prepared[8], prepared[9]};
 }
 
 Status StoreHermes(IngestStatements& s, Connection& db, int64_t alert_id,
                    const handlers::HermesRecord& h) {
-  s.insert_hermes.Reset();
-  TOMSTREAM_RETURN_IF_ERROR(s.insert_hermes.Bind(1, alert_id)
+  s.insert_hermes->Reset();
+  TOMSTREAM_RETURN_IF_ERROR(s.insert_hermes->Bind(1, alert_id)
                                 .Bind(2, h.title)
                                 .Bind(3, h.topic)
                                 .Bind(4, h.submitter)
@@ -96,8 +100,8 @@ Status StoreHermes(IngestStatements& s, Connection& db, int64_t alert_id,
                                 .BindTextOrNull(8, h.references_json)
                                 .Run());
   for (const auto& t : h.targets) {
-    s.insert_target.Reset();
-    TOMSTREAM_RETURN_IF_ERROR(s.insert_target.Bind(1, alert_id)
+    s.insert_target->Reset();
+    TOMSTREAM_RETURN_IF_ERROR(s.insert_target->Bind(1, alert_id)
                                   .Bind(2, t.name)
                                   .Bind(3, t.ra_deg)
                                   .Bind(4, t.dec_deg)
@@ -105,13 +109,13 @@ Status StoreHermes(IngestStatements& s, Connection& db, int64_t alert_id,
                                   .Run());
     const int64_t target_id = db.LastInsertId();
     for (const auto& alias : t.aliases) {
-      s.insert_alias.Reset();
-      TOMSTREAM_RETURN_IF_ERROR(s.insert_alias.Bind(1, target_id).Bind(2, alias).Run());
+      s.insert_alias->Reset();
+      TOMSTREAM_RETURN_IF_ERROR(s.insert_alias->Bind(1, target_id).Bind(2, alias).Run());
     }
   }
   for (const auto& p : h.photometry) {
-    s.insert_photometry.Reset();
-    TOMSTREAM_RETURN_IF_ERROR(s.insert_photometry.Bind(1, alert_id)
+    s.insert_photometry->Reset();
+    TOMSTREAM_RETURN_IF_ERROR(s.insert_photometry->Bind(1, alert_id)
                                   .Bind(2, p.target_name)
                                   .Bind(3, p.date_obs)
                                   .Bind(4, p.date_obs_jd)
@@ -134,8 +138,8 @@ Status StoreHermes(IngestStatements& s, Connection& db, int64_t alert_id,
 }
 
 Status StoreGcn(IngestStatements& s, int64_t alert_id, const handlers::GcnRecord& g) {
-  s.insert_gcn.Reset();
-  return s.insert_gcn.Bind(1, alert_id)
+  s.insert_gcn->Reset();
+  return s.insert_gcn->Bind(1, alert_id)
       .Bind(2, g.kind)
       .BindTextOrNull(3, g.notice_type)
       .BindTextOrNull(4, g.mission)
@@ -163,8 +167,8 @@ Status WriteBatch(Connection& db, const IngestBatch& batch, IngestCounts& counts
         ++counts.skipped;
         break;
       case Disposition::kQuarantine:
-        s.insert_quarantine.Reset();
-        TOMSTREAM_RETURN_IF_ERROR(s.insert_quarantine.Bind(1, batch.stream)
+        s.insert_quarantine->Reset();
+        TOMSTREAM_RETURN_IF_ERROR(s.insert_quarantine->Bind(1, batch.stream)
                                       .Bind(2, m.topic)
                                       .Bind(3, int64_t{m.partition})
                                       .Bind(4, m.offset)
@@ -177,9 +181,19 @@ Status WriteBatch(Connection& db, const IngestBatch& batch, IngestCounts& counts
         ++counts.quarantined;
         break;
       case Disposition::kStore: {
-        s.insert_alert.Reset();
+        // The writer is the only one inserting, so looking first and then inserting is safe.
+        const int64_t key = MessageIdKey(m.message_id());
+        s.find_alert->Reset();
+        auto found = s.find_alert->Bind(1, key).BindBlobNoCopy(2, m.message_id()).Step();
+        s.find_alert->Reset();  // no read left open across the commit
+        if (!found.ok()) return found.status();
+        if (*found) {
+          ++counts.duplicates;
+          break;
+        }
+        s.insert_alert->Reset();
         // The batch outlives the statement's execution: no copies of the message's bytes.
-        s.insert_alert.BindNoCopy(1, batch.stream)
+        s.insert_alert->BindNoCopy(1, batch.stream)
             .BindNoCopy(2, m.topic)
             .Bind(3, int64_t{m.partition})
             .Bind(4, m.offset)
@@ -189,17 +203,14 @@ Status WriteBatch(Connection& db, const IngestBatch& batch, IngestCounts& counts
             .BindNoCopy(9, m.format)
             .BindBlobNoCopy(10, m.payload)
             .BindBlobNoCopy(11, m.headers)
-            .BindNoCopy(12, m.parsed.summary);
+            .BindNoCopy(12, m.parsed.summary)
+            .Bind(13, key);
         if (m.timestamp_ms >= 0) {
-          s.insert_alert.Bind(5, m.timestamp_ms);
+          s.insert_alert->Bind(5, m.timestamp_ms);
         } else {
-          s.insert_alert.BindNull(5);
+          s.insert_alert->BindNull(5);
         }
-        TOMSTREAM_RETURN_IF_ERROR(s.insert_alert.Run());
-        if (db.Changes() == 0) {
-          ++counts.duplicates;
-          break;
-        }
+        TOMSTREAM_RETURN_IF_ERROR(s.insert_alert->Run());
         const int64_t alert_id = db.LastInsertId();
         if (m.parsed.hermes) {
           TOMSTREAM_RETURN_IF_ERROR(StoreHermes(s, db, alert_id, *m.parsed.hermes));
@@ -212,20 +223,20 @@ Status WriteBatch(Connection& db, const IngestBatch& batch, IngestCounts& counts
     }
   }
   for (const PartitionPosition& p : batch.positions) {
-    s.upsert_position.Reset();
-    s.upsert_position.Bind(1, batch.stream)
+    s.upsert_position->Reset();
+    s.upsert_position->Bind(1, batch.stream)
         .Bind(2, p.topic)
         .Bind(3, int64_t{p.partition})
         .Bind(4, p.next_offset);
     if (p.last_message_ms >= 0) {
-      s.upsert_position.Bind(5, p.last_message_ms);
+      s.upsert_position->Bind(5, p.last_message_ms);
     } else {
-      s.upsert_position.BindNull(5);
+      s.upsert_position->BindNull(5);
     }
-    TOMSTREAM_RETURN_IF_ERROR(s.upsert_position.Run());
+    TOMSTREAM_RETURN_IF_ERROR(s.upsert_position->Run());
   }
-  s.upsert_counters.Reset();
-  return s.upsert_counters.Bind(1, batch.stream)
+  s.upsert_counters->Reset();
+  return s.upsert_counters->Bind(1, batch.stream)
       .Bind(2, counts.stored)
       .Bind(3, counts.duplicates)
       .Bind(4, counts.quarantined)
@@ -291,8 +302,7 @@ Status IngestStore::Submit(IngestBatch batch, DoneFn done) {
         if (!st.ok()) failed_streams_.insert(shared->stream);
         // Watchers learn about new alerts only once they are committed.
         if (st.ok() && counts->last_alert_id > 0) store_.new_alerts().Publish(counts->last_alert_id);
-        done(st, st.ok() ? *counts : IngestCounts{});
-        shared->keepalive.reset();  // releases the consumed messages
+        done(st, st.ok() ? *counts : IngestCounts{}, std::move(*shared));
       });
 }
 

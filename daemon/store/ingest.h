@@ -93,7 +93,9 @@ class IngestStore {
  public:
   explicit IngestStore(Store& store) : store_(store) {}
 
-  using DoneFn = std::function<void(const Status&, const IngestCounts&)>;
+  // Gets the batch back, so that its memory (and what its keepalive holds) is released or
+  // reused by the submitting thread rather than by the writer.
+  using DoneFn = std::function<void(const Status&, const IngestCounts&, IngestBatch&&)>;
 
   // Queues the batch for the writer; `done` runs on the writer thread after the commit (or the
   // failure). On a failure nothing of the batch is stored, offsets included.

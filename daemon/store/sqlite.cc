@@ -1,5 +1,6 @@
 #include "store/sqlite.h"
 
+#include <algorithm>
 #include <mutex>
 
 namespace tomstream::store {
@@ -22,6 +23,26 @@ Status SqliteStatus(sqlite3* db, int rc, std::string_view what) {
   }
 }
 
+int64_t MessageIdKey(std::string_view message_id) {
+  uint64_t key = 0;
+  const size_t n = std::min<size_t>(message_id.size(), 8);
+  for (size_t i = 0; i < n; ++i) {
+    key |= uint64_t{static_cast<unsigned char>(message_id[i])} << (8 * i);
+  }
+  return static_cast<int64_t>(key);
+}
+
+namespace {
+
+void SqlMessageIdKey(sqlite3_context* ctx, int /*argc*/, sqlite3_value** argv) {
+  const void* blob = sqlite3_value_blob(argv[0]);
+  const int size = sqlite3_value_bytes(argv[0]);
+  sqlite3_result_int64(
+      ctx, MessageIdKey(std::string_view(static_cast<const char*>(blob), static_cast<size_t>(size))));
+}
+
+}  // namespace
+
 Result<std::unique_ptr<Connection>> Connection::Open(const std::string& path, Mode mode,
                                                      int busy_timeout_ms) {
   static std::once_flag configured;
@@ -38,6 +59,10 @@ Result<std::unique_ptr<Connection>> Connection::Open(const std::string& path, Mo
   if (rc != SQLITE_OK) return SqliteStatus(raw, rc, "cannot open store " + path);
   sqlite3_extended_result_codes(raw, 1);
   sqlite3_busy_timeout(raw, busy_timeout_ms);
+  const int fn = sqlite3_create_function(raw, "tomstream_id_key", 1,
+                                         SQLITE_UTF8 | SQLITE_DETERMINISTIC | SQLITE_INNOCUOUS,
+                                         nullptr, SqlMessageIdKey, nullptr, nullptr);
+  if (fn != SQLITE_OK) return SqliteStatus(raw, fn, "registering tomstream_id_key");
   if (mode == Mode::kReadWrite) {
     // Takes effect when the database is created: fewer, fuller pages for rows of ~0.5-10 KB.
     TOMSTREAM_RETURN_IF_ERROR(conn->Exec("PRAGMA page_size=16384"));
@@ -73,6 +98,26 @@ Result<Statement> Connection::Prepare(std::string_view sql) {
                                     SQLITE_PREPARE_PERSISTENT, &stmt, nullptr);
   if (rc != SQLITE_OK) return SqliteStatus(db_.get(), rc, "prepare");
   return Statement(db_.get(), stmt);
+}
+
+Result<Statement*> Connection::Cached(const char* sql) {
+  auto it = cached_.find(sql);
+  if (it == cached_.end()) {
+    auto stmt = Prepare(sql);
+    if (!stmt.ok()) return stmt.status();
+    it = cached_.emplace(sql, std::make_unique<Statement>(std::move(stmt).value())).first;
+  } else {
+    it->second->Reset();
+  }
+  return it->second.get();
+}
+
+Status Connection::RunCached(const char* sql) {
+  auto stmt = Cached(sql);
+  if (!stmt.ok()) return stmt.status();
+  Status st = (*stmt)->Run();
+  (*stmt)->Reset();
+  return st;
 }
 
 Result<int64_t> Connection::QueryInt(std::string_view sql) {

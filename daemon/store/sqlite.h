@@ -9,6 +9,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 
 #include "common/status.h"
 
@@ -27,6 +28,10 @@ Status SqliteStatus(sqlite3* db, int rc, std::string_view what);
 class Statement;
 
 // One database connection. Not thread-safe: each connection belongs to one thread at a time.
+// The dedupe key of a message id (hop _id or content hash): its first 8 bytes as a signed
+// little-endian integer, zero-padded. Also callable from SQL as tomstream_id_key(blob).
+int64_t MessageIdKey(std::string_view message_id);
+
 class Connection {
  public:
   enum class Mode { kReadWrite, kReadOnly };
@@ -41,6 +46,13 @@ class Connection {
   // The value of a single-integer query such as "PRAGMA user_version".
   Result<int64_t> QueryInt(std::string_view sql);
 
+  // A statement prepared on first use and kept for the connection's lifetime, returned reset
+  // with its bindings cleared. For hot statements; REQUIRES `sql` to be a string literal (its
+  // address is the cache key).
+  Result<Statement*> Cached(const char* sql);
+  // Runs a cached statement that returns no rows (e.g. "SAVEPOINT job").
+  Status RunCached(const char* sql);
+
   // Rows changed by the last INSERT, UPDATE or DELETE.
   int64_t Changes() { return sqlite3_changes64(db_.get()); }
   int64_t LastInsertId() { return sqlite3_last_insert_rowid(db_.get()); }
@@ -49,6 +61,7 @@ class Connection {
  private:
   explicit Connection(sqlite3* db) : db_(db) {}
   std::unique_ptr<sqlite3, Sqlite3Closer> db_;
+  std::unordered_map<const char*, std::unique_ptr<Statement>> cached_;  // finalized before db_ closes
 };
 
 // A prepared statement with 1-based bind helpers. Step() returns true while rows remain.

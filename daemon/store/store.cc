@@ -152,23 +152,23 @@ void Store::WriterLoop() {
 void Store::CommitBatch(std::vector<Job>& batch) {
   Connection& db = *writer_;
   std::vector<Status> results(batch.size());
-  Status txn = db.Exec("BEGIN IMMEDIATE");
+  Status txn = db.RunCached("BEGIN IMMEDIATE");
   if (txn.ok()) {
     for (size_t i = 0; i < batch.size(); ++i) {
-      Status st = db.Exec("SAVEPOINT job");
+      Status st = db.RunCached("SAVEPOINT job");
       if (st.ok()) {
         st = batch[i].fn(db);
         if (st.ok()) {
-          st = db.Exec("RELEASE job");
+          st = db.RunCached("RELEASE job");
         } else {
-          (void)db.Exec("ROLLBACK TO job");
-          (void)db.Exec("RELEASE job");
+          (void)db.RunCached("ROLLBACK TO job");
+          (void)db.RunCached("RELEASE job");
         }
       }
       results[i] = std::move(st);
     }
-    txn = db.Exec("COMMIT");
-    if (!txn.ok()) (void)db.Exec("ROLLBACK");
+    txn = db.RunCached("COMMIT");
+    if (!txn.ok()) (void)db.RunCached("ROLLBACK");
   }
   if (!txn.ok()) {
     const bool sticky = txn.code() == StatusCode::kIoError ||

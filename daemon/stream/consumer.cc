@@ -72,6 +72,7 @@ struct Completion {
   Status status;
   std::vector<store::PartitionPosition> positions;      // next offsets after the batch
   std::map<PartitionKey, int64_t> first_offsets;        // per partition, the batch's first
+  store::IngestBatch batch;  // released (its messages destroyed) on the consumer thread
 };
 
 }  // namespace
@@ -811,6 +812,7 @@ class StreamConsumer::Impl final : public kafka::ClientEvents {
     store::IngestBatch batch;
     batch.stream = options_.stream.name;
     batch.messages = std::move(pending_);
+    pending_ = std::move(spare_messages_);  // a finished batch's vector, capacity kept
     pending_.clear();
     auto first_offsets = std::make_shared<std::map<PartitionKey, int64_t>>();
     for (const auto& [key, p] : batch_positions_) {
@@ -828,20 +830,21 @@ class StreamConsumer::Impl final : public kafka::ClientEvents {
     }
     Status st = ingest_.Submit(
         std::move(batch),
-        [this, positions, first_offsets](const Status& result, const store::IngestCounts& counts) {
+        [this, positions, first_offsets](const Status& result, const store::IngestCounts& counts,
+                                          store::IngestBatch&& done) {
           // Runs on the store's writer thread right after the commit, so status never shows
           // less than what a reader of the store can already see.
           if (result.ok()) RecordStored(counts, positions);
           {
             std::lock_guard lock(completion_mu_);
-            completions_.push_back({result, positions, *first_offsets});
+            completions_.push_back({result, positions, *first_offsets, std::move(done)});
           }
           completion_cv_.notify_all();
         });
     if (!st.ok()) {
       // The batch never reached the store: treat it as failed so its messages are read again.
       std::lock_guard lock(completion_mu_);
-      completions_.push_back({st, positions, *first_offsets});
+      completions_.push_back({st, positions, *first_offsets, {}});
     }
   }
 
@@ -877,6 +880,13 @@ class StreamConsumer::Impl final : public kafka::ClientEvents {
       inflight_ -= done.size();
     }
     if (done.empty()) return;
+    for (Completion& c : done) {
+      c.batch.keepalive.reset();  // destroys the batch's librdkafka messages here, not on the writer
+      if (c.batch.messages.capacity() > spare_messages_.capacity()) {
+        c.batch.messages.clear();
+        spare_messages_ = std::move(c.batch.messages);
+      }
+    }
     kafka::PartitionListPtr commit(rd_kafka_topic_partition_list_new(0));
     for (Completion& c : done) {
       if (!c.status.ok()) {
@@ -1097,6 +1107,7 @@ class StreamConsumer::Impl final : public kafka::ClientEvents {
   std::vector<handlers::Header> headers_;
   std::vector<store::IngestMessage> pending_;
   std::unique_ptr<MessageKeepalive> pending_keepalive_ = std::make_unique<MessageKeepalive>();
+  std::vector<store::IngestMessage> spare_messages_;  // recycled from finished batches
   // Keyed by librdkafka's topic handle: no string copy per message.
   std::map<std::pair<const rd_kafka_topic_t*, int32_t>, BatchPosition> batch_positions_;
   std::unordered_map<const rd_kafka_topic_t*, TopicInfo> topic_cache_;

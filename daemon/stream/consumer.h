@@ -50,7 +50,7 @@ struct ConsumerOptions {
   // How often the topic list is re-read (new topics for routes, deleted topics).
   std::chrono::milliseconds topic_refresh{10000};
   // Batches handed to the store and not yet committed, at most.
-  size_t max_inflight_batches = 2;
+  size_t max_inflight_batches = 16;
   // Extra librdkafka properties (tests, tuning).
   std::vector<std::pair<std::string, std::string>> kafka_overrides;
 };

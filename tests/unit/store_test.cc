@@ -9,6 +9,7 @@
 
 #include <chrono>
 #include <condition_variable>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <future>
@@ -23,6 +24,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include "store/ingest.h"
 #include "store/migrations.h"
 #include "store/sqlite.h"
 
@@ -368,6 +370,76 @@ TEST_F(StoreTest, UpgradeFromPrefixOfMigrationsKeepsData) {
   EXPECT_THAT(raw.Column("SELECT name FROM items ORDER BY id"), ElementsAre("one", "two"));
   EXPECT_THAT(raw.Column("SELECT version || ':' || name FROM schema_migrations ORDER BY version"), ElementsAre("1:store metadata", "2:items", "3:items.colour", "4:items index"));
   EXPECT_EQ(raw.Int("SELECT count(*) FROM sqlite_master WHERE name = 'items_colour'"), 1);
+}
+
+TEST_F(StoreTest, MessageIdKeyIsTheFirstEightBytesLittleEndian) {
+  EXPECT_EQ(MessageIdKey(std::string("\x01\x02\x03\x04\x05\x06\x07\x08\xff\xff", 10)),
+            0x0807060504030201);
+  EXPECT_EQ(MessageIdKey(std::string("\x01\x02", 2)), 0x0201);
+  EXPECT_EQ(MessageIdKey(""), 0);
+  EXPECT_EQ(MessageIdKey(std::string(8, '\xff')), -1);
+}
+
+// Migration 3 replaces the unique message-id index by an integer key: rows stored before it get
+// their key, and a message stored before the upgrade is still recognised as a duplicate after.
+TEST_F(StoreTest, DedupeKeyMigrationKeepsOldAlertsDeduplicated) {
+  const std::string old_id("0123456789abcdef", 16);
+  {
+    auto store = Store::Open(options_, SchemaMigrations().first(2));
+    ASSERT_TRUE(store.ok()) << store.status().ToString();
+    ASSERT_TRUE((*store)
+                    ->Write([&](Connection& db) -> Status {
+                      auto st = db.Prepare(
+                          "INSERT INTO alerts(stream, topic, partition, \"offset\", stored_at, "
+                          "handler, message_id, format, payload, headers, summary) "
+                          "VALUES ('s', 't', 0, 0, 1, 'raw', ?, 'json', x'7b7d', x'', '')");
+                      if (!st.ok()) return st.status();
+                      return st->BindBlob(1, old_id).Run();
+                    })
+                    .ok());
+  }
+  auto store = Store::Open(options_);
+  ASSERT_TRUE(store.ok()) << store.status().ToString();
+  {
+    RawDb raw(options_.path);
+    EXPECT_EQ(raw.Int("SELECT id_key FROM alerts"), MessageIdKey(old_id));
+    EXPECT_EQ(raw.Int("SELECT count(*) FROM sqlite_master WHERE name = 'alerts_by_message_id'"), 0);
+    EXPECT_EQ(raw.Int("SELECT count(*) FROM sqlite_master WHERE name = 'alerts_by_id_key'"), 1);
+  }
+
+  // Same first 8 bytes, different id: a key collision that must not count as a duplicate.
+  const std::string colliding = old_id.substr(0, 8) + "ZZZZZZZZ";
+  IngestStore ingest(**store);
+  IngestBatch batch;
+  batch.stream = "s";
+  for (const std::string* id : {&old_id, &colliding, &colliding}) {
+    IngestMessage m;
+    m.topic = "t";
+    m.offset = static_cast<int64_t>(batch.messages.size()) + 1;
+    m.handler = "raw";
+    std::memcpy(m.message_id_bytes.data(), id->data(), id->size());
+    m.message_id_size = static_cast<uint8_t>(id->size());
+    m.format = "json";
+    m.payload = "{}";
+    batch.messages.push_back(std::move(m));
+  }
+  batch.positions.push_back({"t", 0, 4, -1});
+  auto done = std::make_shared<std::promise<std::pair<Status, IngestCounts>>>();
+  auto result = done->get_future();
+  ASSERT_TRUE(ingest
+                  .Submit(std::move(batch),
+                          [done](const Status& st, const IngestCounts& c, IngestBatch&&) {
+                            done->set_value({st, c});
+                          })
+                  .ok());
+  ASSERT_EQ(result.wait_for(kWait), std::future_status::ready);
+  auto [st, counts] = result.get();
+  ASSERT_TRUE(st.ok()) << st.ToString();
+  EXPECT_EQ(counts.stored, 1);      // the colliding id, once
+  EXPECT_EQ(counts.duplicates, 2);  // the id stored before the upgrade, and the repeat
+  RawDb raw(options_.path);
+  EXPECT_EQ(raw.Int("SELECT count(*) FROM alerts"), 2);
+  EXPECT_EQ(raw.Int("SELECT count(DISTINCT message_id) FROM alerts"), 2);
 }
 
 TEST_F(StoreTest, ReopenWithSameMigrationsChangesNothing) {
