@@ -81,13 +81,14 @@ class Statement {
     sqlite3_bind_double(stmt_.get(), index, v);
     return *this;
   }
+  // An empty view binds an empty blob, never NULL (SQLite binds NULL for a null pointer).
   Statement& BindBlob(int index, std::string_view v) {
-    sqlite3_bind_blob(stmt_.get(), index, v.data(), static_cast<int>(v.size()), SQLITE_TRANSIENT);
+    sqlite3_bind_blob(stmt_.get(), index, NonNull(v), static_cast<int>(v.size()), SQLITE_TRANSIENT);
     return *this;
   }
   // Without a copy: REQUIRES `v` to stay valid until the statement is reset or finalized.
   Statement& BindBlobNoCopy(int index, std::string_view v) {
-    sqlite3_bind_blob(stmt_.get(), index, v.data(), static_cast<int>(v.size()), SQLITE_STATIC);
+    sqlite3_bind_blob(stmt_.get(), index, NonNull(v), static_cast<int>(v.size()), SQLITE_STATIC);
     return *this;
   }
   Statement& BindNoCopy(int index, std::string_view v) {
@@ -129,6 +130,8 @@ class Statement {
   std::string ColumnBlob(int col);
 
  private:
+  static const char* NonNull(std::string_view v) { return v.data() != nullptr ? v.data() : ""; }
+
   sqlite3* db_;
   std::unique_ptr<sqlite3_stmt, StmtFinalizer> stmt_;
 };
