@@ -442,6 +442,38 @@ TEST_F(StoreTest, DedupeKeyMigrationKeepsOldAlertsDeduplicated) {
   EXPECT_EQ(raw.Int("SELECT count(DISTINCT message_id) FROM alerts"), 2);
 }
 
+// A Kafka message with no value (payload pointer null, as librdkafka gives it) is stored with an
+// empty payload: the NOT NULL column must not turn it into a failed batch that stalls the stream.
+TEST_F(StoreTest, MessageWithoutPayloadIsStoredEmpty) {
+  auto store = Store::Open(options_);
+  ASSERT_TRUE(store.ok()) << store.status().ToString();
+  IngestStore ingest(**store);
+  IngestBatch batch;
+  batch.stream = "s";
+  IngestMessage m;
+  m.topic = "t";
+  m.handler = "raw";
+  m.message_id_size = 32;
+  m.format = "blob";
+  m.payload = std::string_view();  // null data pointer
+  m.headers = std::string_view();
+  batch.messages.push_back(std::move(m));
+  batch.positions.push_back({"t", 0, 1, -1});
+  auto done = std::make_shared<std::promise<Status>>();
+  auto result = done->get_future();
+  ASSERT_TRUE(ingest
+                  .Submit(std::move(batch),
+                          [done](const Status& st, const IngestCounts&, IngestBatch&&) {
+                            done->set_value(st);
+                          })
+                  .ok());
+  ASSERT_EQ(result.wait_for(kWait), std::future_status::ready);
+  const Status st = result.get();
+  EXPECT_TRUE(st.ok()) << st.ToString();
+  RawDb raw(options_.path);
+  EXPECT_EQ(raw.Int("SELECT count(*) FROM alerts WHERE length(payload) = 0 AND headers = x''"), 1);
+}
+
 TEST_F(StoreTest, ReopenWithSameMigrationsChangesNothing) {
   { ASSERT_NE(MustOpen(), nullptr); }
   int64_t applied_at = 0;
