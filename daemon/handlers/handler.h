@@ -120,6 +120,9 @@ struct ParsedAlert {
   std::string summary;  // one line for listings, e.g. "hermes: 2 targets, 5 photometry rows"
   std::unique_ptr<HermesRecord> hermes;
   std::unique_ptr<GcnRecord> gcn;
+
+  // Heap bytes held by the records and the summary, approximately (for memory bounds).
+  size_t HeapBytes() const;
 };
 
 class Handler {

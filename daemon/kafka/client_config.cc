@@ -103,9 +103,9 @@ Result<ConfPtr> MakeClientConf(const config::StreamConfig& stream, const ClientO
                                {"auto.offset.reset", "earliest"},
                                {"enable.partition.eof", "false"},
                                // Bounded prefetch (the default is 64 MiB per partition queue).
-                               {"queued.max.messages.kbytes", "8192"},
-                               {"fetch.max.bytes", "8388608"},
-                               {"max.partition.fetch.bytes", "2097152"},
+                               {"queued.max.messages.kbytes", "4096"},
+                               {"fetch.max.bytes", "4194304"},
+                               {"max.partition.fetch.bytes", "1048576"},
                                {"topic.metadata.refresh.interval.ms", "30000"},
                                {"allow.auto.create.topics", "false"}});
   } else {

@@ -248,6 +248,12 @@ Status WriteBatch(Connection& db, const IngestBatch& batch, IngestCounts& counts
 
 std::string EncodeHeaders(std::span<const handlers::Header> headers) {
   std::string out;
+  EncodeHeaders(headers, out);
+  return out;
+}
+
+void EncodeHeaders(std::span<const handlers::Header> headers, std::string& out) {
+  out.clear();
   size_t size = 0;
   for (const auto& h : headers) size += 8 + h.key.size() + h.value.size();
   out.reserve(size);
@@ -261,7 +267,6 @@ std::string EncodeHeaders(std::span<const handlers::Header> headers) {
       out.append(h.value);
     }
   }
-  return out;
 }
 
 std::vector<handlers::Header> DecodeHeaders(std::string_view blob) {

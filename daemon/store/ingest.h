@@ -45,7 +45,7 @@ struct IngestMessage {
   uint8_t message_id_size = 0;
   std::string format;
   std::string_view payload;
-  std::string headers;  // EncodeHeaders()
+  std::string_view headers;  // EncodeHeaders()
   Disposition disposition = Disposition::kStore;
   std::string error;    // kQuarantine
   handlers::ParsedAlert parsed;
@@ -86,6 +86,8 @@ struct IngestCounts {
 // Headers as stored: for each header a 4-byte little-endian key length, the key, a 4-byte value
 // length (0xFFFFFFFF for a null value) and the value.
 std::string EncodeHeaders(std::span<const handlers::Header> headers);
+// The same into `out` (replacing its contents), reusing its capacity.
+void EncodeHeaders(std::span<const handlers::Header> headers, std::string& out);
 // REQUIRES: `blob` came from EncodeHeaders(). Views point into `blob`.
 std::vector<handlers::Header> DecodeHeaders(std::string_view blob);
 

@@ -11,12 +11,14 @@
 
 #include <spdlog/spdlog.h>
 
+#include "common/byte_arena.h"
 #include "handlers/handler.h"
 #include "kafka/client_config.h"
 #include "kafka/handles.h"
 #include "kafka/token_source.h"
 #include "store/ingest.h"
 #include "store/store.h"
+#include "stream/fetch_nudger.h"
 
 namespace tomstream::stream {
 namespace {
@@ -55,10 +57,13 @@ std::string GroupInstanceId(const config::StreamConfig& stream, const std::strin
   return "tomstreamd-" + stream.name + "-" + hex;
 }
 
-// Owns the librdkafka messages a batch's views point into.
-class MessageKeepalive final : public store::BatchKeepalive {
+// Owns the bytes a batch's views point into: each message's topic, payload and headers are
+// copied here and the librdkafka message is destroyed at once, so a batch waiting for the store
+// holds about its payload bytes rather than librdkafka's per-message structures and fetch
+// buffers. Recycled from batch to batch.
+class BatchMemory final : public store::BatchKeepalive {
  public:
-  std::vector<kafka::MessagePtr> messages;
+  ByteArena bytes;
 };
 
 using PartitionKey = std::pair<std::string, int32_t>;
@@ -73,6 +78,7 @@ struct Completion {
   std::vector<store::PartitionPosition> positions;      // next offsets after the batch
   std::map<PartitionKey, int64_t> first_offsets;        // per partition, the batch's first
   store::IngestBatch batch;  // released (its messages destroyed) on the consumer thread
+  size_t bytes = 0;          // the batch's memory, counted in inflight_bytes_
 };
 
 }  // namespace
@@ -239,7 +245,7 @@ class StreamConsumer::Impl final : public kafka::ClientEvents {
         }
         Rewind();
       }
-      if (inflight_ >= options_.max_inflight_batches) {
+      if (InflightFull()) {
         WaitForCompletion(100ms);
         continue;
       }
@@ -327,6 +333,7 @@ class StreamConsumer::Impl final : public kafka::ClientEvents {
     }
     conf->release();  // rd_kafka_new took ownership
     rk_.reset(rk);
+    nudger_ = std::make_unique<FetchNudger>(rk);
     rd_kafka_poll_set_consumer(rk_.get());
     queue_.reset(rd_kafka_queue_get_consumer(rk_.get()));
     if (options_.stream.security == config::Security::kOauthBearer) {
@@ -382,7 +389,14 @@ class StreamConsumer::Impl final : public kafka::ClientEvents {
     const bool closed = rd_kafka_consumer_closed(rk_.get());
     close_queue.reset();
     queue_.reset();
-    if (!closed && exiting) {
+    // The nudger may be inside a call that waits for an unreachable broker for a minute.
+    const bool nudger_stopped =
+        !nudger_ || nudger_->Stop(exiting ? std::max(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                                         deadline - Clock::now()),
+                                                     100ms)
+                                          : std::chrono::milliseconds::max());
+    nudger_.reset();
+    if ((!closed || !nudger_stopped) && exiting) {
       spdlog::warn("stream {}: consumer did not close within {} ms; leaving it to the exit "
                    "(stored data is complete)", options_.stream.name, budget.count());
       (void)rk_.release();
@@ -714,22 +728,21 @@ class StreamConsumer::Impl final : public kafka::ClientEvents {
     rd_kafka_timestamp_type_t ts_type;
     const int64_t ts = rd_kafka_message_timestamp(msg.get(), &ts_type);
 
-    // Owned by the topic handle, which the message keeps alive as long as the batch needs it.
-    const char* topic_name = rd_kafka_topic_name(msg->rkt);
     auto [pos, inserted] = batch_positions_.try_emplace({msg->rkt, msg->partition});
     if (inserted) {
-      pos->second.topic = topic_name;
+      pos->second.topic = pending_memory_->bytes.Copy(rd_kafka_topic_name(msg->rkt));
       pos->second.first_offset = msg->offset;
     }
     pos->second.next_offset = msg->offset + 1;
     pos->second.last_message_ms = ts >= 0 ? ts : NowMillis();
 
     store::IngestMessage im;
-    im.topic = topic_name;
+    im.topic = pos->second.topic;
     im.partition = msg->partition;
     im.offset = msg->offset;
     im.timestamp_ms = ts;
-    im.payload = std::string_view(static_cast<const char*>(msg->payload), msg->len);
+    im.payload = pending_memory_->bytes.Copy(
+        std::string_view(static_cast<const char*>(msg->payload), msg->len));
 
     headers_.clear();
     rd_kafka_headers_t* hdrs = nullptr;
@@ -753,7 +766,8 @@ class StreamConsumer::Impl final : public kafka::ClientEvents {
       const handlers::HopInfo hop = handlers::ReadHop(m);
       im.handler = info.handler->name();
       im.format = hop.format;
-      im.headers = store::EncodeHeaders(headers_);
+      store::EncodeHeaders(headers_, encoded_headers_);
+      im.headers = pending_memory_->bytes.Copy(encoded_headers_);
       SetMessageId(hop, im.topic, im);
       if (hop.is_test && !info.route->include_test) {
         im.disposition = store::Disposition::kSkip;
@@ -766,8 +780,8 @@ class StreamConsumer::Impl final : public kafka::ClientEvents {
         im.disposition = store::Disposition::kSkip;
       }
     }
+    pending_parsed_bytes_ += im.parsed.HeapBytes();
     pending_.push_back(std::move(im));
-    pending_keepalive_->messages.push_back(std::move(msg));
   }
 
   void SetMessageId(const handlers::HopInfo& hop, std::string_view topic, store::IngestMessage& im) {
@@ -786,24 +800,18 @@ class StreamConsumer::Impl final : public kafka::ClientEvents {
     im.message_id_size = static_cast<uint8_t>(len);
   }
 
-  // librdkafka 2.0 stops fetching a partition whose local queue reached
-  // queued.max.messages.kbytes and looks at it again only when its broker thread wakes up,
-  // which can take a second: with a small (memory-bounded) queue the consumer then starves.
-  // A request on that broker connection wakes the thread; a watermark query is a cheap one
-  // and refreshes the lag shown in status too. Fixed upstream in 2.1 (fetch.queue.backoff.ms).
+  // See stream/fetch_nudger.h.
   void NudgeFetcher() {
     const auto now = Clock::now();
-    if (now - last_nudge_ < 20ms) return;
+    if (!nudger_ || now - last_nudge_ < 20ms) return;
     last_nudge_ = now;
-    std::lock_guard lock(status_mu_);
-    for (auto& [key, p] : partitions_) {
-      int64_t low = 0;
-      int64_t high = 0;
-      if (rd_kafka_query_watermark_offsets(rk_.get(), key.first.c_str(), key.second, &low, &high,
-                                           1000) == RD_KAFKA_RESP_ERR_NO_ERROR) {
-        p.high_watermark = high;
-      }
+    std::vector<PartitionKey> keys;
+    {
+      std::lock_guard lock(status_mu_);
+      if (status_.state != StreamState::kConnected) return;
+      for (const auto& entry : partitions_) keys.push_back(entry.first);
     }
+    nudger_->Nudge(std::move(keys));
   }
 
   // --- batches --------------------------------------------------------------------------------
@@ -816,35 +824,40 @@ class StreamConsumer::Impl final : public kafka::ClientEvents {
     pending_.clear();
     auto first_offsets = std::make_shared<std::map<PartitionKey, int64_t>>();
     for (const auto& [key, p] : batch_positions_) {
-      batch.positions.push_back({p.topic, key.second, p.next_offset, p.last_message_ms});
-      (*first_offsets)[{p.topic, key.second}] = p.first_offset;
+      batch.positions.push_back({std::string(p.topic), key.second, p.next_offset, p.last_message_ms});
+      (*first_offsets)[{std::string(p.topic), key.second}] = p.first_offset;
     }
     batch_positions_.clear();
-    batch.keepalive = std::move(pending_keepalive_);
-    pending_keepalive_ = std::make_unique<MessageKeepalive>();
+    const size_t bytes = pending_memory_->bytes.capacity() + pending_parsed_bytes_ +
+                         batch.messages.capacity() * sizeof(store::IngestMessage);
+    pending_parsed_bytes_ = 0;
+    batch.keepalive = std::move(pending_memory_);
+    pending_memory_ = spare_memory_ ? std::move(spare_memory_) : std::make_unique<BatchMemory>();
     std::vector<store::PartitionPosition> positions = batch.positions;
 
     {
       std::lock_guard lock(completion_mu_);
       ++inflight_;
+      inflight_bytes_ += bytes;
     }
     Status st = ingest_.Submit(
         std::move(batch),
-        [this, positions, first_offsets](const Status& result, const store::IngestCounts& counts,
-                                          store::IngestBatch&& done) {
+        [this, positions, first_offsets, bytes](const Status& result,
+                                                 const store::IngestCounts& counts,
+                                                 store::IngestBatch&& done) {
           // Runs on the store's writer thread right after the commit, so status never shows
           // less than what a reader of the store can already see.
           if (result.ok()) RecordStored(counts, positions);
           {
             std::lock_guard lock(completion_mu_);
-            completions_.push_back({result, positions, *first_offsets, std::move(done)});
+            completions_.push_back({result, positions, *first_offsets, std::move(done), bytes});
           }
           completion_cv_.notify_all();
         });
     if (!st.ok()) {
       // The batch never reached the store: treat it as failed so its messages are read again.
       std::lock_guard lock(completion_mu_);
-      completions_.push_back({st, positions, *first_offsets, {}});
+      completions_.push_back({st, positions, *first_offsets, {}, bytes});
     }
   }
 
@@ -878,10 +891,15 @@ class StreamConsumer::Impl final : public kafka::ClientEvents {
       std::lock_guard lock(completion_mu_);
       done.swap(completions_);
       inflight_ -= done.size();
+      for (const Completion& c : done) inflight_bytes_ -= c.bytes;
     }
     if (done.empty()) return;
     for (Completion& c : done) {
-      c.batch.keepalive.reset();  // destroys the batch's librdkafka messages here, not on the writer
+      // Only BatchMemory is ever handed to the store as a keepalive (Flush()).
+      if (c.batch.keepalive && !spare_memory_) {
+        spare_memory_.reset(static_cast<BatchMemory*>(c.batch.keepalive.release()));
+        spare_memory_->bytes.Clear();
+      }
       if (c.batch.messages.capacity() > spare_messages_.capacity()) {
         c.batch.messages.clear();
         spare_messages_ = std::move(c.batch.messages);
@@ -922,11 +940,12 @@ class StreamConsumer::Impl final : public kafka::ClientEvents {
     DrainCompletions();
     // Messages read but not yet handed to the store are read again too.
     for (const auto& [key, p] : batch_positions_) {
-      auto [it, inserted] = rewind_to_.try_emplace({p.topic, key.second}, p.first_offset);
+      auto [it, inserted] = rewind_to_.try_emplace({std::string(p.topic), key.second}, p.first_offset);
       if (!inserted) it->second = std::min(it->second, p.first_offset);
     }
     pending_.clear();
-    pending_keepalive_ = std::make_unique<MessageKeepalive>();
+    pending_memory_->bytes.Clear();
+    pending_parsed_bytes_ = 0;
     batch_positions_.clear();
     if (Status st = ingest_.Resume(options_.stream.name); !st.ok()) {
       paused_until_ = Clock::now() + pause_backoff_;
@@ -952,6 +971,12 @@ class StreamConsumer::Impl final : public kafka::ClientEvents {
     paused_until_.reset();
     pause_backoff_ = 500ms;
     SetState(StreamState::kConnected);
+  }
+
+  bool InflightFull() {
+    std::lock_guard lock(completion_mu_);
+    return inflight_ >= options_.max_inflight_batches ||
+           inflight_bytes_ >= options_.max_inflight_bytes;
   }
 
   size_t inflight_count() {
@@ -1088,7 +1113,7 @@ class StreamConsumer::Impl final : public kafka::ClientEvents {
     std::shared_ptr<std::promise<Result<std::vector<PartitionStatusSnapshot>>>> promise;
   };
   struct BatchPosition {
-    const char* topic = nullptr;  // rd_kafka_topic_name() of the partition's messages
+    std::string_view topic;  // in pending_memory_
     int64_t first_offset = 0;
     int64_t next_offset = 0;
     int64_t last_message_ms = -1;
@@ -1106,8 +1131,12 @@ class StreamConsumer::Impl final : public kafka::ClientEvents {
   std::unique_ptr<EVP_MD_CTX, EvpMdCtxDeleter> md_ctx_;
   std::vector<handlers::Header> headers_;
   std::vector<store::IngestMessage> pending_;
-  std::unique_ptr<MessageKeepalive> pending_keepalive_ = std::make_unique<MessageKeepalive>();
+  std::unique_ptr<FetchNudger> nudger_;  // while rk_ exists
+  std::unique_ptr<BatchMemory> pending_memory_ = std::make_unique<BatchMemory>();
+  std::unique_ptr<BatchMemory> spare_memory_;          // recycled from a finished batch
   std::vector<store::IngestMessage> spare_messages_;  // recycled from finished batches
+  std::string encoded_headers_;                        // scratch for EncodeHeaders()
+  size_t pending_parsed_bytes_ = 0;                    // ParsedAlert::HeapBytes() of pending_
   // Keyed by librdkafka's topic handle: no string copy per message.
   std::map<std::pair<const rd_kafka_topic_t*, int32_t>, BatchPosition> batch_positions_;
   std::unordered_map<const rd_kafka_topic_t*, TopicInfo> topic_cache_;
@@ -1135,6 +1164,7 @@ class StreamConsumer::Impl final : public kafka::ClientEvents {
   std::mutex completion_mu_;
   std::condition_variable completion_cv_;
   size_t inflight_ = 0;                        // GUARDED_BY(completion_mu_)
+  size_t inflight_bytes_ = 0;                  // GUARDED_BY(completion_mu_)
   std::deque<Completion> completions_;         // GUARDED_BY(completion_mu_)
 
   mutable std::mutex status_mu_;

@@ -49,8 +49,11 @@ struct ConsumerOptions {
   std::chrono::milliseconds commit_max_delay{5};
   // How often the topic list is re-read (new topics for routes, deleted topics).
   std::chrono::milliseconds topic_refresh{10000};
-  // Batches handed to the store and not yet committed, at most.
+  // Batches handed to the store and not yet committed, at most, and the memory they may hold.
+  // While the store is busy committing, later batches queue up and are committed together, so
+  // a backlog is written in large transactions; the byte bound keeps that from costing memory.
   size_t max_inflight_batches = 16;
+  size_t max_inflight_bytes = size_t{12} << 20;
   // Extra librdkafka properties (tests, tuning).
   std::vector<std::pair<std::string, std::string>> kafka_overrides;
 };

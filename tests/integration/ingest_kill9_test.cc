@@ -60,7 +60,12 @@ TEST(IngestKillNine, EveryMessageStoredExactlyOnceAcrossTwentyKills) {
 
   const unsigned seed = std::random_device{}();
   std::mt19937 rng(seed);
-  std::uniform_int_distribution<int> run_ms(100, 800);
+  // Each cycle lets the daemon store a random number of further messages (about 3/4 of the
+  // topic over the whole loop), then kills it a random few milliseconds later: wherever it is,
+  // mid-batch, mid-commit or committing offsets to Kafka. Progress-driven, not timed, so the
+  // kills land mid-stream however fast the daemon ingests.
+  std::uniform_int_distribution<int64_t> progress(1, 2 * kMessages * 3 / 4 / kKills);
+  std::uniform_int_distribution<int> extra_ms(0, 30);
   RecordProperty("seed", std::to_string(seed));
 
   const auto t_loop = Clock::now();
@@ -71,14 +76,18 @@ TEST(IngestKillNine, EveryMessageStoredExactlyOnceAcrossTwentyKills) {
   int64_t before = 0;
   std::ostringstream cycles;
   while (kills < kKills) {
-    const int ms = run_ms(rng);
+    const int64_t want = before + progress(rng);
+    const auto t_cycle = Clock::now();
+    WaitUntil([&] { return stored() >= want; }, 30s, 10ms);
+    const int ms = extra_ms(rng);
     std::this_thread::sleep_for(std::chrono::milliseconds(ms));
     ASSERT_TRUE(d.Kill()) << "kill " << kills + 1;
+    const int64_t cycle_ms = Ms(Clock::now() - t_cycle);
     ++kills;
     const int64_t now_stored = stored();
     if (now_stored > 0 && now_stored < kMessages) ++kills_mid_stream;
     if (now_stored > before) ++cycles_with_progress;
-    cycles << " " << ms << "ms:" << now_stored;
+    cycles << " " << cycle_ms << "ms:" << now_stored;
     ASSERT_GE(now_stored, before) << "the store lost alerts";
     before = now_stored;
     ASSERT_TRUE(d.Start()) << "restart after kill " << kills;
@@ -160,15 +169,23 @@ TEST(IngestKillNine, EveryPartitionStoredExactlyOnceAcrossKills) {
   auto stored = [&] { return store.IntOrZero("SELECT count(*) FROM alerts"); };
   const unsigned seed = std::random_device{}();
   std::mt19937 rng(seed);
-  std::uniform_int_distribution<int> run_ms(100, 800);
+  // Progress-driven kills, as above.
+  std::uniform_int_distribution<int64_t> progress(
+      1, 2 * kPartitions * kPerPartition * 3 / 4 / kPartitionKills);
+  std::uniform_int_distribution<int> extra_ms(0, 30);
   RecordProperty("seed", std::to_string(seed));
   ASSERT_TRUE(d.Start());
   int mid_stream = 0;
+  int64_t before = 0;
   for (int k = 0; k < kPartitionKills; ++k) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(run_ms(rng)));
+    const int64_t want = before + progress(rng);
+    WaitUntil([&] { return stored() >= want; }, 30s, 10ms);
+    std::this_thread::sleep_for(std::chrono::milliseconds(extra_ms(rng)));
     ASSERT_TRUE(d.Kill()) << "kill " << k + 1;
     const int64_t n = stored();
     if (n > 0 && n < kPartitions * kPerPartition) ++mid_stream;
+    ASSERT_GE(n, before) << "the store lost alerts";
+    before = n;
     ASSERT_TRUE(d.Start()) << "restart after kill " << k + 1;
   }
   ASSERT_TRUE(WaitUntil([&] { return stored() >= kPartitions * kPerPartition; }, 120s, 200ms))
