@@ -138,4 +138,23 @@ Result<ConfPtr> MakeClientConf(const config::StreamConfig& stream, const ClientO
   return conf;
 }
 
+std::unique_ptr<TokenSource> MakeTokenSource(const config::StreamConfig& stream) {
+  if (stream.security != config::Security::kOauthBearer) return nullptr;
+  ClientCredentials cc;
+  cc.token_endpoint = stream.token_endpoint;
+  cc.client_id = stream.client_id;
+  cc.client_secret = stream.client_secret;
+  cc.ca_file = stream.ca_file;
+  return std::make_unique<ClientCredentialsTokenSource>(cc);
+}
+
+void ServeTokenRefreshInBackground(rd_kafka_t* rk, const config::StreamConfig& stream) {
+  if (stream.security != config::Security::kOauthBearer) return;
+  ErrorPtr error(rd_kafka_sasl_background_callbacks_enable(rk));
+  if (error) {
+    spdlog::error("stream {}: cannot serve OAUTHBEARER refreshes in the background: {}",
+                  stream.name, rd_kafka_error_string(error.get()));
+  }
+}
+
 }  // namespace tomstream::kafka

@@ -2,6 +2,7 @@
 // queues. Shared by the consumer (stream module) and the producer (outbox module).
 #pragma once
 
+#include <memory>
 #include <string>
 #include <utility>
 #include <vector>
@@ -41,6 +42,15 @@ struct ClientOptions {
 // client) as its opaque. Errors name the librdkafka property.
 Result<ConfPtr> MakeClientConf(const config::StreamConfig& stream, const ClientOptions& options,
                                ClientEvents* events);
+
+// The OAUTHBEARER token source of `stream` (client credentials), or nullptr when the stream
+// does not use OAUTHBEARER. Set it as the client's ClientEvents::token_source.
+std::unique_ptr<TokenSource> MakeTokenSource(const config::StreamConfig& stream);
+
+// For an OAUTHBEARER stream, has librdkafka's background thread serve token refreshes, so a
+// token is fetched before the first connection and renewed however busy the client's own
+// thread is. Call right after rd_kafka_new(). Logs (never fails) when it cannot.
+void ServeTokenRefreshInBackground(rd_kafka_t* rk, const config::StreamConfig& stream);
 
 // "host:port,host:port": the stream's bootstrap.servers.
 std::string BootstrapServers(const config::StreamConfig& stream);

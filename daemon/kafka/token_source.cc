@@ -6,23 +6,11 @@
 
 #include <nlohmann/json.hpp>
 
+#include "common/clock.h"
+#include "common/curl_handles.h"
+
 namespace tomstream::kafka {
 namespace {
-
-struct CurlDeleter {
-  void operator()(CURL* c) const noexcept { curl_easy_cleanup(c); }
-};
-struct SlistDeleter {
-  void operator()(curl_slist* l) const noexcept { curl_slist_free_all(l); }
-};
-
-size_t Append(char* data, size_t size, size_t count, void* out) {
-  auto* body = static_cast<std::string*>(out);
-  constexpr size_t kMaxBody = 64 * 1024;  // a token response is small; refuse anything huge
-  if (body->size() + size * count > kMaxBody) return 0;
-  body->append(data, size * count);
-  return size * count;
-}
 
 std::string UrlEncode(CURL* curl, const std::string& s) {
   std::unique_ptr<char, decltype(&curl_free)> enc(
@@ -30,11 +18,6 @@ std::string UrlEncode(CURL* curl, const std::string& s) {
   return enc ? std::string(enc.get()) : std::string();
 }
 
-int64_t NowMillis() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
 
 }  // namespace
 
@@ -45,21 +28,21 @@ ClientCredentialsTokenSource::ClientCredentialsTokenSource(ClientCredentials cre
 
 Result<Token> ClientCredentialsTokenSource::Fetch() {
   const std::string& url = credentials_.token_endpoint;
-  std::unique_ptr<CURL, CurlDeleter> curl(curl_easy_init());
+  CurlPtr curl(curl_easy_init());
   if (!curl) return Status::Internal("curl_easy_init failed");
   std::string form = "grant_type=client_credentials&client_id=" +
                      UrlEncode(curl.get(), credentials_.client_id) + "&client_secret=" +
                      UrlEncode(curl.get(), credentials_.client_secret.reveal());
   if (!credentials_.scope.empty()) form += "&scope=" + UrlEncode(curl.get(), credentials_.scope);
-  std::string body;
-  std::unique_ptr<curl_slist, SlistDeleter> headers(
+  BoundedBody body;  // a token response is small; anything huge is refused
+  CurlSlistPtr headers(
       curl_slist_append(nullptr, "Accept: application/json"));
   CURL* c = curl.get();
   curl_easy_setopt(c, CURLOPT_URL, url.c_str());
   curl_easy_setopt(c, CURLOPT_POSTFIELDS, form.c_str());
   curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, static_cast<long>(form.size()));
   curl_easy_setopt(c, CURLOPT_HTTPHEADER, headers.get());
-  curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, &Append);
+  curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, &AppendBounded);
   curl_easy_setopt(c, CURLOPT_WRITEDATA, &body);
   curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, static_cast<long>(credentials_.timeout.count()));
   curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, static_cast<long>(credentials_.timeout.count()));
@@ -75,7 +58,7 @@ Result<Token> ClientCredentialsTokenSource::Fetch() {
   if (http < 200 || http >= 300) {
     return Status::Unavailable("token endpoint " + url + " answered HTTP " + std::to_string(http));
   }
-  const nlohmann::json doc = nlohmann::json::parse(body, nullptr, /*allow_exceptions=*/false);
+  const nlohmann::json doc = nlohmann::json::parse(body.data, nullptr, /*allow_exceptions=*/false);
   if (!doc.is_object() || !doc.contains("access_token") || !doc["access_token"].is_string()) {
     return Status::Unavailable("token endpoint " + url + " answered without an access_token");
   }

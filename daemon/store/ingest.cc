@@ -4,17 +4,13 @@
 #include <cstring>
 #include <memory>
 
+#include "common/clock.h"
 #include "store/sqlite.h"
 #include "store/store.h"
 
 namespace tomstream::store {
 namespace {
 
-int64_t NowMillis() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
 
 void PutU32(std::string& out, uint32_t v) {
   char b[4];

@@ -9,6 +9,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "common/clock.h"
 #include "store/sqlite.h"
 
 namespace tomstream::store {
@@ -35,11 +36,6 @@ Status CreateParentDirectories(const std::string& path) {
   return Status::Ok();
 }
 
-int64_t NowMillis() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
 
 }  // namespace
 

@@ -12,6 +12,7 @@
 #include <spdlog/spdlog.h>
 
 #include "common/byte_arena.h"
+#include "common/clock.h"
 #include "handlers/handler.h"
 #include "kafka/client_config.h"
 #include "kafka/handles.h"
@@ -26,11 +27,6 @@ namespace {
 using Clock = std::chrono::steady_clock;
 using namespace std::chrono_literals;
 
-int64_t NowMillis() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
 
 template <typename Strings>
 std::string Join(const Strings& parts) {
@@ -106,15 +102,8 @@ class StreamConsumer::Impl final : public kafka::ClientEvents {
         md_ctx_(EVP_MD_CTX_new()) {
     log_name = options_.stream.name;
     const auto& s = options_.stream;
-    if (s.security == config::Security::kOauthBearer) {
-      kafka::ClientCredentials cc;
-      cc.token_endpoint = s.token_endpoint;
-      cc.client_id = s.client_id;
-      cc.client_secret = s.client_secret;
-      cc.ca_file = s.ca_file;
-      token_source_impl_ = std::make_unique<kafka::ClientCredentialsTokenSource>(cc);
-      token_source = token_source_impl_.get();
-    }
+    token_source_impl_ = kafka::MakeTokenSource(s);
+    token_source = token_source_impl_.get();
     status_.name = s.name;
     status_.bootstrap = kafka::BootstrapServers(s);
     status_.security = config::SecurityName(s.security);
@@ -336,15 +325,7 @@ class StreamConsumer::Impl final : public kafka::ClientEvents {
     nudger_ = std::make_unique<FetchNudger>(rk);
     rd_kafka_poll_set_consumer(rk_.get());
     queue_.reset(rd_kafka_queue_get_consumer(rk_.get()));
-    if (options_.stream.security == config::Security::kOauthBearer) {
-      // Serve the token refresh callback on librdkafka's background thread, so tokens are
-      // fetched before the first connection and renewed even while this thread is busy.
-      kafka::ErrorPtr error(rd_kafka_sasl_background_callbacks_enable(rk_.get()));
-      if (error) {
-        spdlog::error("stream {}: cannot serve OAUTHBEARER refreshes in the background: {}",
-                      options_.stream.name, rd_kafka_error_string(error.get()));
-      }
-    }
+    kafka::ServeTokenRefreshInBackground(rk_.get(), options_.stream);
     fatal_ = false;
     topic_cache_.clear();  // topic handles belong to the old client
     last_connect_ = Clock::now();
