@@ -3,6 +3,7 @@
 #include <chrono>
 #include <string>
 
+#include "common/clock.h"
 #include "store/sqlite.h"
 
 namespace tomstream::store {
@@ -168,13 +169,39 @@ CREATE INDEX alerts_by_id_key ON alerts(id_key);
 -- this index, and every insert paid for it.
 DROP INDEX alerts_by_topic;
 )sql"},
+    {4, "outbox",
+     R"sql(
+-- Photometry messages accepted for publishing, one row each, kept after delivery. See
+-- store/outbox.h for the life of an entry.
+CREATE TABLE outbox (
+  id              INTEGER PRIMARY KEY,
+  uuid            BLOB    NOT NULL,  -- 16 bytes, the message's hop _id (UUIDv7: time-ordered)
+  destination     TEXT    NOT NULL,
+  topic           TEXT    NOT NULL,
+  title           TEXT    NOT NULL,
+  idempotency_key TEXT    NOT NULL,  -- '' when the client gave none
+  dedupe_key      BLOB    NOT NULL,  -- SHA-256 of the idempotency key, else of the body
+  body            TEXT    NOT NULL,  -- the Hermes JSON exactly as sent
+  state           INTEGER NOT NULL,  -- control.proto OutboxState: 1 pending, 2 sending,
+                                     -- 3 delivered, 4 dead, 5 cancelled
+  attempts        INTEGER NOT NULL DEFAULT 0,
+  next_attempt_at INTEGER NOT NULL,  -- Unix epoch ms
+  created_at      INTEGER NOT NULL,
+  updated_at      INTEGER NOT NULL,
+  delivered_at    INTEGER,
+  last_error      TEXT    NOT NULL DEFAULT '',
+  hermes_uuid     TEXT    NOT NULL DEFAULT '',
+  response_body   TEXT    NOT NULL DEFAULT ''
+);
+CREATE UNIQUE INDEX outbox_by_uuid ON outbox(uuid);
+CREATE UNIQUE INDEX outbox_by_dedupe_key ON outbox(destination, topic, dedupe_key);
+-- Listing by state, newest first; the oldest pending entry.
+CREATE INDEX outbox_by_state ON outbox(state, id);
+-- What the publisher claims next.
+CREATE INDEX outbox_due ON outbox(next_attempt_at) WHERE state = 1;
+)sql"},
 };
 
-int64_t NowMillis() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
 
 }  // namespace
 
