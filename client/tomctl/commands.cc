@@ -58,6 +58,22 @@ void PrintStatus(const pb::GetStatusResponse& s, std::ostream& out) {
       out << "\n";
     }
   }
+  if (s.has_outbox()) {
+    const pb::OutboxStatus& o = s.outbox();
+    out << "  outbox:    " << o.pending() << " pending, " << o.sending() << " sending, "
+        << o.delivered() << " delivered, " << o.dead() << " dead, " << o.cancelled()
+        << " cancelled; " << o.deliveries_per_second() << " deliveries/s";
+    if (o.has_oldest_pending_age()) out << "; oldest pending " << FormatDuration(o.oldest_pending_age());
+    out << "\n";
+    for (const pb::DestinationStatus& d : o.destinations()) {
+      out << "    destination " << d.name() << " (" << d.kind() << "): " << d.delivered()
+          << " delivered since start\n";
+      if (!d.last_error().empty()) {
+        out << "      last error: " << d.last_error() << " (" << FormatTime(d.last_error_at())
+            << ")\n";
+      }
+    }
+  }
 }
 
 }  // namespace
@@ -115,6 +131,7 @@ void AddCommands(CLI::App& app, GlobalOptions& globals, std::ostream& out) {
     }
   });
   AddStreamCommands(app, globals, out);
+  AddOutboxCommands(app, globals, out);
 }
 
 }  // namespace tomctl

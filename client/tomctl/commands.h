@@ -27,4 +27,7 @@ void AddCommands(CLI::App& app, GlobalOptions& globals, std::ostream& out);
 // topics, alerts, photometry, quarantine (stream_commands.cc).
 void AddStreamCommands(CLI::App& app, GlobalOptions& globals, std::ostream& out);
 
+// publish, outbox (outbox_commands.cc).
+void AddOutboxCommands(CLI::App& app, GlobalOptions& globals, std::ostream& out);
+
 }  // namespace tomctl

@@ -97,6 +97,14 @@ Status Daemon::Start(Notifier& notifier) {
   streams_ = std::make_unique<stream::StreamManager>(config_, *store_);
   TOMSTREAM_RETURN_IF_ERROR(streams_->Start());
 
+  notifier.Status("starting the outbox");
+  outbox::OutboxOptions oo;
+  oo.destinations = config_.destinations;
+  oo.streams = config_.streams;
+  auto outbox = outbox::Outbox::Start(std::move(oo), *store_);
+  if (!outbox.ok()) return outbox.status();
+  outbox_ = std::move(outbox).value();
+
   auto server = control::ControlServer::Start(co, std::move(claim).value(), *this);
   if (!server.ok()) return server.status();
   control_ = std::move(server).value();
@@ -107,6 +115,7 @@ void Daemon::Stop(Notifier& notifier) {
   notifier.Stopping("stopping");
   StopDeadline deadline(config_.daemon.shutdown_timeout);
   if (control_) control_->Shutdown(config_.daemon.shutdown_timeout / 4);
+  if (outbox_) outbox_->Stop(config_.daemon.shutdown_timeout / 8);
   if (streams_) streams_->Stop(config_.daemon.shutdown_timeout / 2);
   if (store_) store_->Close();
   spdlog::info("stopped");
@@ -172,6 +181,10 @@ control::DaemonSnapshot Daemon::Snapshot() const {
     s.store = {st.path, st.schema_version, st.size_bytes, st.wal_size_bytes, st.write_error};
   }
   if (streams_) s.streams = streams_->Snapshot();
+  if (outbox_) {
+    auto status = outbox_->GetStatus();
+    if (status.ok()) s.outbox = std::move(status).value();
+  }
   return s;
 }
 
@@ -238,6 +251,28 @@ Result<std::vector<store::QuarantineRow>> Daemon::ListQuarantine(const std::stri
                                                                  bool include_payload,
                                                                  int64_t before_id, int limit) {
   return queries_->ListQuarantine(stream, topic, include_payload, before_id, limit);
+}
+
+Result<std::vector<store::EnqueueOutcome>> Daemon::EnqueuePhotometry(
+    std::vector<outbox::PhotometryMessage> messages, bool validate_only) {
+  return outbox_->Enqueue(std::move(messages), validate_only);
+}
+
+Result<std::vector<store::OutboxEntry>> Daemon::ListOutbox(const store::OutboxFilter& filter,
+                                                           int64_t before_id, int limit) {
+  return outbox_->List(filter, before_id, limit);
+}
+
+Result<store::OutboxEntry> Daemon::GetOutboxEntry(const std::string& uuid) {
+  return outbox_->Get(uuid);
+}
+
+Result<store::OutboxEntry> Daemon::RetryOutboxEntry(const std::string& uuid) {
+  return outbox_->Retry(uuid);
+}
+
+Result<store::OutboxEntry> Daemon::CancelOutboxEntry(const std::string& uuid) {
+  return outbox_->Cancel(uuid);
 }
 
 }  // namespace tomstream::app

@@ -67,6 +67,13 @@ class Daemon final : public control::DaemonView {
                                                            const std::string& topic,
                                                            bool include_payload,
                                                            int64_t before_id, int limit) override;
+  Result<std::vector<store::EnqueueOutcome>> EnqueuePhotometry(
+      std::vector<outbox::PhotometryMessage> messages, bool validate_only) override;
+  Result<std::vector<store::OutboxEntry>> ListOutbox(const store::OutboxFilter& filter,
+                                                     int64_t before_id, int limit) override;
+  Result<store::OutboxEntry> GetOutboxEntry(const std::string& uuid) override;
+  Result<store::OutboxEntry> RetryOutboxEntry(const std::string& uuid) override;
+  Result<store::OutboxEntry> CancelOutboxEntry(const std::string& uuid) override;
 
  private:
   Status Start(Notifier& notifier);
@@ -82,6 +89,7 @@ class Daemon final : public control::DaemonView {
   std::unique_ptr<store::Store> store_;
   std::unique_ptr<store::Queries> queries_;
   std::unique_ptr<stream::StreamManager> streams_;
+  std::unique_ptr<outbox::Outbox> outbox_;
   std::unique_ptr<control::ControlServer> control_;
 };
 

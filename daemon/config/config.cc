@@ -542,6 +542,11 @@ void ReadDestination(TableReader& r, const SecretResolver& secrets, DestinationC
   r.NonEmptyString("stream", d.stream);
   r.Millis("request_timeout_ms", 100, 600000, d.request_timeout);
   r.Integer("max_attempts", 1, 1000, d.max_attempts);
+  r.Millis("retry_initial_ms", 10, 3600000, d.retry_initial);
+  r.Millis("retry_max_ms", 10, 86400000, d.retry_max);
+  if (d.retry_max < d.retry_initial) r.Error("retry_max_ms", "must not be below retry_initial_ms");
+  r.Integer("max_in_flight", 1, 100000, d.max_in_flight);
+  if (d.max_in_flight == 0) d.max_in_flight = d.kind == DestinationKind::kHermes ? 4 : 1000;
   if (d.kind == DestinationKind::kHermes) {
     Require(r, r.Has("api_key"), "api_key", "for a hermes destination");
   } else {

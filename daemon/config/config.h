@@ -96,6 +96,12 @@ struct DestinationConfig {
   std::string stream;  // kKafka: the configured stream whose broker and credentials are used
   std::chrono::milliseconds request_timeout{30000};
   int max_attempts = 10;
+  // Waits between attempts: retry_initial, doubling, at most retry_max, each +-20% at random.
+  std::chrono::milliseconds retry_initial{1000};
+  std::chrono::milliseconds retry_max{300000};
+  // Entries being sent at once: parallel HTTP requests (hermes), or messages awaiting their
+  // delivery report (kafka).
+  int max_in_flight = 0;  // 0: the kind's default, 4 (hermes) or 1000 (kafka)
 };
 
 struct Config {

@@ -8,8 +8,11 @@
 #include <spdlog/spdlog.h>
 
 #include "common/astro.h"
+#include "common/clock.h"
 #include "common/version.h"
+#include "control/outbox_proto.h"
 #include "control/unix_socket.h"
+#include "outbox/uuid.h"
 #include "store/ingest.h"
 #include "tomstream/v1/control.grpc.pb.h"
 
@@ -18,6 +21,9 @@ namespace {
 
 namespace pb = tomstream::v1;
 using google::protobuf::util::TimeUtil;
+// The outbox conversions (control/outbox_proto.h) overload the local ones below.
+using control::FromProto;
+using control::ToProto;
 
 // The one place internal errors become gRPC status codes.
 grpc::Status ToGrpc(const Status& st) {
@@ -248,6 +254,7 @@ class ControlService final : public pb::Control::Service {
     }
     store->set_alerts_stored(stored);
     store->set_quarantined(quarantined);
+    if (s.outbox) ToProto(*s.outbox, NowMillis(), out->mutable_outbox());
     return grpc::Status::OK;
   }
 
@@ -426,6 +433,57 @@ class ControlService final : public pb::Control::Service {
     return grpc::Status::OK;
   }
 
+  grpc::Status EnqueuePhotometry(grpc::ServerContext*, const pb::EnqueuePhotometryRequest* req,
+                                 pb::EnqueuePhotometryResponse* out) override {
+    std::vector<outbox::PhotometryMessage> messages;
+    messages.reserve(static_cast<size_t>(req->messages_size()));
+    for (const pb::PhotometryMessage& m : req->messages()) messages.push_back(FromProto(m));
+    auto outcomes = view_.EnqueuePhotometry(std::move(messages), req->validate_only());
+    if (!outcomes.ok()) return ToGrpc(outcomes.status());
+    for (const store::EnqueueOutcome& o : *outcomes) {
+      pb::EnqueueResult* r = out->add_results();
+      r->set_uuid(outbox::UuidToString(o.uuid));
+      r->set_duplicate(o.duplicate);
+      if (!o.uuid.empty()) r->set_state(ToProto(o.state));
+    }
+    return grpc::Status::OK;
+  }
+
+  grpc::Status ListOutbox(grpc::ServerContext*, const pb::ListOutboxRequest* req,
+                          pb::ListOutboxResponse* out) override {
+    auto before = ParsePageToken(req->page_token());
+    if (!before.ok()) return ToGrpc(before.status());
+    const int limit = PageSize(req->page_size());
+    store::OutboxFilter filter;
+    filter.state = FromProto(req->state());
+    filter.destination = req->destination();
+    filter.topic = req->topic();
+    auto entries = view_.ListOutbox(filter, *before, limit);
+    if (!entries.ok()) return ToGrpc(entries.status());
+    for (const store::OutboxEntry& e : *entries) ToProto(e, out->add_entries());
+    if (static_cast<int>(entries->size()) == limit) {
+      out->set_next_page_token(std::to_string(entries->back().id));
+    }
+    return grpc::Status::OK;
+  }
+
+  grpc::Status GetOutboxEntry(grpc::ServerContext*, const pb::GetOutboxEntryRequest* req,
+                              pb::OutboxEntry* out) override {
+    return OnEntry(req->uuid(), [&](const std::string& id) { return view_.GetOutboxEntry(id); }, out);
+  }
+
+  grpc::Status RetryOutboxEntry(grpc::ServerContext*, const pb::RetryOutboxEntryRequest* req,
+                                pb::OutboxEntry* out) override {
+    return OnEntry(req->uuid(), [&](const std::string& id) { return view_.RetryOutboxEntry(id); },
+                   out);
+  }
+
+  grpc::Status CancelOutboxEntry(grpc::ServerContext*, const pb::CancelOutboxEntryRequest* req,
+                                 pb::OutboxEntry* out) override {
+    return OnEntry(req->uuid(), [&](const std::string& id) { return view_.CancelOutboxEntry(id); },
+                   out);
+  }
+
   grpc::Status ListQuarantine(grpc::ServerContext*, const pb::ListQuarantineRequest* req,
                               pb::ListQuarantineResponse* out) override {
     auto before = ParsePageToken(req->page_token());
@@ -454,6 +512,19 @@ class ControlService final : public pb::Control::Service {
   }
 
  private:
+  // Parses `uuid`, runs `op` on its bytes and returns the entry it gives.
+  template <typename Op>
+  grpc::Status OnEntry(const std::string& uuid, Op op, pb::OutboxEntry* out) {
+    const auto id = outbox::ParseUuid(uuid);
+    if (!id) {
+      return ToGrpc(Status::InvalidArgument("uuid: \"" + uuid + "\" is not a UUID"));
+    }
+    Result<store::OutboxEntry> entry = op(*id);
+    if (!entry.ok()) return ToGrpc(entry.status());
+    ToProto(*entry, out);
+    return grpc::Status::OK;
+  }
+
   DaemonView& view_;
 };
 

@@ -44,4 +44,16 @@ Result<std::vector<store::QuarantineRow>> DaemonView::ListQuarantine(const std::
   return NotHere();
 }
 
+Result<std::vector<store::EnqueueOutcome>> DaemonView::EnqueuePhotometry(
+    std::vector<outbox::PhotometryMessage>, bool) {
+  return NotHere();
+}
+Result<std::vector<store::OutboxEntry>> DaemonView::ListOutbox(const store::OutboxFilter&,
+                                                               int64_t, int) {
+  return NotHere();
+}
+Result<store::OutboxEntry> DaemonView::GetOutboxEntry(const std::string&) { return NotHere(); }
+Result<store::OutboxEntry> DaemonView::RetryOutboxEntry(const std::string&) { return NotHere(); }
+Result<store::OutboxEntry> DaemonView::CancelOutboxEntry(const std::string&) { return NotHere(); }
+
 }  // namespace tomstream::control

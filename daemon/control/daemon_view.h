@@ -10,6 +10,8 @@
 #include <string>
 
 #include "common/status.h"
+#include "outbox/outbox.h"
+#include "store/outbox.h"
 #include "store/queries.h"
 #include "stream/stream_manager.h"
 #include "stream/stream_status.h"
@@ -41,6 +43,7 @@ struct DaemonSnapshot {
   std::string log_level;
   StoreSnapshot store;
   std::vector<stream::StreamStatusSnapshot> streams;
+  std::optional<outbox::OutboxStatus> outbox;  // absent when the daemon has no outbox
 };
 
 class DaemonView {
@@ -76,6 +79,15 @@ class DaemonView {
                                                                    const std::string& topic,
                                                                    bool include_payload,
                                                                    int64_t before_id, int limit);
+
+  // The outbox (see outbox/outbox.h). uuids are 16 raw bytes.
+  virtual Result<std::vector<store::EnqueueOutcome>> EnqueuePhotometry(
+      std::vector<outbox::PhotometryMessage> messages, bool validate_only);
+  virtual Result<std::vector<store::OutboxEntry>> ListOutbox(const store::OutboxFilter& filter,
+                                                             int64_t before_id, int limit);
+  virtual Result<store::OutboxEntry> GetOutboxEntry(const std::string& uuid);
+  virtual Result<store::OutboxEntry> RetryOutboxEntry(const std::string& uuid);
+  virtual Result<store::OutboxEntry> CancelOutboxEntry(const std::string& uuid);
 };
 
 }  // namespace tomstream::control

@@ -1,0 +1,395 @@
+#include "outbox/outbox.h"
+
+#include <openssl/evp.h>
+
+#include <algorithm>
+#include <atomic>
+#include <condition_variable>
+#include <future>
+#include <map>
+#include <mutex>
+#include <optional>
+#include <random>
+#include <thread>
+
+#include <spdlog/spdlog.h>
+
+#include "common/clock.h"
+#include "outbox/hermes_sink.h"
+#include "outbox/kafka_sink.h"
+#include "outbox/uuid.h"
+#include "store/store.h"
+
+namespace tomstream::outbox {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+using namespace std::chrono_literals;
+
+// Entries claimed from the store at once, at most.
+constexpr int kClaimBatch = 500;
+
+std::string Sha256(std::string_view prefix, std::string_view data) {
+  unsigned char digest[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  std::unique_ptr<EVP_MD_CTX, decltype(&EVP_MD_CTX_free)> ctx(EVP_MD_CTX_new(), &EVP_MD_CTX_free);
+  EVP_DigestInit_ex(ctx.get(), EVP_sha256(), nullptr);
+  EVP_DigestUpdate(ctx.get(), prefix.data(), prefix.size());
+  EVP_DigestUpdate(ctx.get(), data.data(), data.size());
+  EVP_DigestFinal_ex(ctx.get(), digest, &len);
+  return std::string(reinterpret_cast<const char*>(digest), len);
+}
+
+const char* KindName(config::DestinationKind kind) {
+  return kind == config::DestinationKind::kHermes ? "hermes" : "kafka";
+}
+
+}  // namespace
+
+std::string DedupeKey(const std::string& idempotency_key, const std::string& body) {
+  // The prefixes keep a key from ever equalling a body's hash.
+  if (!idempotency_key.empty()) return Sha256(std::string_view("key\0", 4), idempotency_key);
+  return Sha256(std::string_view("body\0", 5), body);
+}
+
+std::chrono::milliseconds RetryDelay(int attempts, std::chrono::milliseconds initial,
+                                     std::chrono::milliseconds max, double jitter) {
+  double delay = static_cast<double>(initial.count());
+  for (int i = 1; i < attempts && delay < static_cast<double>(max.count()); ++i) delay *= 2;
+  delay = std::min(delay, static_cast<double>(max.count())) * jitter;
+  return std::chrono::milliseconds(static_cast<int64_t>(delay));
+}
+
+// One destination's publishing loop.
+class Outbox::Publisher {
+ public:
+  Publisher(const config::DestinationConfig& destination, std::unique_ptr<Sink> sink,
+            store::OutboxStore& store)
+      : destination_(destination), sink_(std::move(sink)), store_(store) {
+    thread_ = std::thread([this] { Run(); });
+  }
+
+  ~Publisher() { Stop(0ms); }
+
+  void Stop(std::chrono::milliseconds budget) {
+    {
+      std::lock_guard lock(mu_);
+      if (stopping_) return;
+      stopping_ = true;
+      stop_budget_ = budget;
+    }
+    cv_.notify_all();
+    if (thread_.joinable()) thread_.join();
+  }
+
+  // New or retried entries may be due: claim without waiting for the next due time.
+  void Wake() {
+    {
+      std::lock_guard lock(mu_);
+      wake_ = true;
+    }
+    cv_.notify_all();
+  }
+
+  DestinationStatus Snapshot() const {
+    std::lock_guard lock(mu_);
+    return status_;
+  }
+
+  double DeliveriesPerSecond() const {
+    std::lock_guard lock(mu_);
+    return rate_;
+  }
+
+ private:
+  void Run() {
+    std::mt19937 rng{std::random_device{}()};
+    std::uniform_real_distribution<double> jitter(0.8, 1.2);
+    std::optional<int64_t> next_due = NowMillis();  // look at once: a backlog may be waiting
+    auto rate_since = Clock::now();
+    int64_t delivered_since = 0;
+    std::vector<SinkOutcome> outcomes;
+    for (;;) {
+      bool woken = false;
+      {
+        std::unique_lock lock(mu_);
+        if (stopping_) break;
+        if (sink_->in_flight() == 0 && !wake_) {
+          // Idle: sleep until woken or the next entry is due (re-checked at least each second).
+          auto wait = 1000ms;
+          if (next_due) wait = std::clamp(std::chrono::milliseconds(*next_due - NowMillis()), 0ms, wait);
+          cv_.wait_for(lock, wait, [&] { return stopping_ || wake_; });
+          if (stopping_) break;
+        }
+        woken = wake_;
+        wake_ = false;
+      }
+      if (woken) next_due = NowMillis();
+
+      // Claim what is due, as far as the sink has room.
+      const size_t room = sink_->capacity() - std::min(sink_->capacity(), sink_->in_flight());
+      if (room > 0 && next_due && *next_due <= NowMillis()) {
+        const int want = static_cast<int>(std::min<size_t>(room, kClaimBatch));
+        auto claimed = store_.Claim(destination_.name, NowMillis(), want);
+        if (!claimed.ok()) {
+          NoteError("store: " + claimed.status().message());
+          next_due = NowMillis() + 1000;
+        } else {
+          for (store::OutboxWork& w : *claimed) {
+            attempts_[w.id] = w.attempts;
+            sink_->Send(std::move(w));
+          }
+          if (static_cast<int>(claimed->size()) < want) {
+            // Everything due is out; the next is due later (or nothing is pending).
+            auto due = store_.NextDue(destination_.name);
+            next_due = due.ok() ? *due : std::optional<int64_t>(NowMillis() + 1000);
+          }
+        }
+      }
+
+      outcomes.clear();
+      if (sink_->in_flight() > 0) sink_->Poll(5ms, outcomes);
+      if (!outcomes.empty()) delivered_since += Record(outcomes, jitter, rng);
+
+      const auto now = Clock::now();
+      if (now - rate_since >= 1s) {
+        std::lock_guard lock(mu_);
+        rate_ = static_cast<double>(delivered_since) /
+                std::chrono::duration<double>(now - rate_since).count();
+        rate_since = now;
+        delivered_since = 0;
+      }
+    }
+    // Stopping: give sends under way their chance, then record everything.
+    std::chrono::milliseconds budget;
+    {
+      std::lock_guard lock(mu_);
+      budget = stop_budget_;
+    }
+    outcomes.clear();
+    sink_->Abandon(budget, outcomes);
+    if (!outcomes.empty()) Record(outcomes, jitter, rng, /*wait=*/true);
+  }
+
+  // Stores the outcomes; returns how many were deliveries.
+  int64_t Record(const std::vector<SinkOutcome>& outcomes,
+                 std::uniform_real_distribution<double>& jitter, std::mt19937& rng,
+                 bool wait = false) {
+    std::vector<store::OutboxResult> results;
+    results.reserve(outcomes.size());
+    int64_t delivered = 0;
+    const int64_t now = NowMillis();
+    for (const SinkOutcome& o : outcomes) {
+      store::OutboxResult r;
+      r.id = o.id;
+      const int attempts = attempts_.count(o.id) != 0 ? attempts_[o.id] : 1;
+      attempts_.erase(o.id);
+      switch (o.kind) {
+        case SinkOutcome::Kind::kDelivered:
+          r.kind = store::OutboxResult::Kind::kDelivered;
+          r.hermes_uuid = o.hermes_uuid;
+          ++delivered;
+          break;
+        case SinkOutcome::Kind::kTransient:
+          if (attempts >= destination_.max_attempts) {
+            r.kind = store::OutboxResult::Kind::kDead;
+            r.error = o.error + " (attempt " + std::to_string(attempts) + " of " +
+                      std::to_string(destination_.max_attempts) + ")";
+          } else {
+            r.kind = store::OutboxResult::Kind::kRetry;
+            r.error = o.error;
+            r.retry_at_ms = now + RetryDelay(attempts, destination_.retry_initial,
+                                             destination_.retry_max, jitter(rng))
+                                      .count();
+          }
+          break;
+        case SinkOutcome::Kind::kPermanent:
+          r.kind = store::OutboxResult::Kind::kDead;
+          r.error = o.error;
+          r.response_body = o.response_body;
+          break;
+      }
+      if (!o.error.empty()) NoteError(o.error);
+      results.push_back(std::move(r));
+    }
+    {
+      std::lock_guard lock(mu_);
+      status_.delivered += delivered;
+    }
+    auto committed = std::make_shared<std::promise<Status>>();
+    auto future = committed->get_future();
+    Status st = store_.Complete(std::move(results),
+                                [committed](const Status& s) { committed->set_value(s); });
+    if (st.ok() && wait) st = future.get();
+    if (!st.ok()) {
+      // The entries stay `sending` in the store and are sent again after a restart.
+      spdlog::error("destination {}: cannot record delivery outcomes: {}", destination_.name,
+                    st.message());
+      NoteError("store: " + st.message());
+    }
+    return delivered;
+  }
+
+  void NoteError(const std::string& error) {
+    std::lock_guard lock(mu_);
+    status_.last_error = error;
+    status_.last_error_ms = NowMillis();
+  }
+
+  const config::DestinationConfig destination_;
+  const std::unique_ptr<Sink> sink_;
+  store::OutboxStore& store_;
+  std::map<int64_t, int> attempts_;  // of the entries in flight; publisher thread only
+
+  mutable std::mutex mu_;
+  std::condition_variable cv_;
+  bool wake_ = false;                     // GUARDED_BY(mu_)
+  bool stopping_ = false;                 // GUARDED_BY(mu_)
+  std::chrono::milliseconds stop_budget_{0};  // GUARDED_BY(mu_)
+  DestinationStatus status_;              // GUARDED_BY(mu_)
+  double rate_ = 0;                       // GUARDED_BY(mu_)
+  std::thread thread_;
+};
+
+Outbox::Outbox(OutboxOptions options, store::Store& store)
+    : options_(std::move(options)), store_(store) {}
+
+Outbox::~Outbox() { Stop(0ms); }
+
+Result<std::unique_ptr<Outbox>> Outbox::Start(OutboxOptions options, store::Store& store) {
+  std::unique_ptr<Outbox> outbox(new Outbox(std::move(options), store));
+  auto recovered = outbox->store_.RecoverSending(NowMillis());
+  if (!recovered.ok()) return recovered.status().WithContext("recovering the outbox");
+  if (*recovered > 0) {
+    spdlog::info("outbox: {} entries were being sent when the daemon stopped; sending them again "
+                 "with the same ids",
+                 *recovered);
+  }
+  for (const config::DestinationConfig& d : outbox->options_.destinations) {
+    std::unique_ptr<Sink> sink;
+    if (d.kind == config::DestinationKind::kHermes) {
+      sink = std::make_unique<HermesSink>(d);
+    } else {
+      auto stream = std::find_if(outbox->options_.streams.begin(), outbox->options_.streams.end(),
+                                 [&](const config::StreamConfig& s) { return s.name == d.stream; });
+      if (stream == outbox->options_.streams.end()) {
+        return Status::InvalidArgument("destination " + d.name + ": no stream named " + d.stream);
+      }
+      const std::string sender = stream->username.empty() ? "tomstreamd" : stream->username;
+      sink = std::make_unique<KafkaSink>(d, *stream, sender, outbox->options_.kafka_overrides);
+    }
+    outbox->publishers_.push_back(std::make_unique<Publisher>(d, std::move(sink), outbox->store_));
+  }
+  return outbox;
+}
+
+void Outbox::Stop(std::chrono::milliseconds budget) {
+  for (auto& p : publishers_) p->Stop(budget);
+}
+
+Result<std::vector<store::EnqueueOutcome>> Outbox::Enqueue(std::vector<PhotometryMessage> messages,
+                                                           bool validate_only) {
+  if (messages.empty()) return Status::InvalidArgument("messages: at least one is required");
+  std::vector<std::string> errors;
+  std::vector<const config::DestinationConfig*> destinations(messages.size(), nullptr);
+  for (size_t i = 0; i < messages.size(); ++i) {
+    PhotometryMessage& m = messages[i];
+    const std::string prefix =
+        messages.size() > 1 ? "messages[" + std::to_string(i) + "]." : std::string();
+    auto dest = std::find_if(options_.destinations.begin(), options_.destinations.end(),
+                             [&](const config::DestinationConfig& d) { return d.name == m.destination; });
+    if (m.destination.empty()) {
+      errors.push_back(prefix + "destination: is required");
+    } else if (dest == options_.destinations.end()) {
+      errors.push_back(prefix + "destination: no destination is named \"" + m.destination + "\"");
+    } else {
+      destinations[i] = &*dest;
+      if (m.authors.empty()) m.authors = dest->default_authors;
+      if (!m.topic.empty() &&
+          std::find(dest->topics.begin(), dest->topics.end(), m.topic) == dest->topics.end()) {
+        std::string allowed;
+        for (const std::string& t : dest->topics) allowed += (allowed.empty() ? "" : ", ") + t;
+        errors.push_back(prefix + "topic: \"" + m.topic + "\" is not a topic of destination " +
+                         dest->name + " (" + allowed + ")");
+      }
+    }
+    for (const FieldError& e : ValidatePhotometryMessage(m)) {
+      errors.push_back(prefix + e.path + ": " + e.message);
+    }
+  }
+  if (!errors.empty()) {
+    std::string text = errors.size() == 1 ? "invalid message: " : "invalid message (" +
+                                                                      std::to_string(errors.size()) +
+                                                                      " problems): ";
+    for (size_t i = 0; i < errors.size(); ++i) text += (i ? "; " : "") + errors[i];
+    return Status::InvalidArgument(text);
+  }
+  if (validate_only) return std::vector<store::EnqueueOutcome>(messages.size());
+
+  std::vector<store::NewOutboxEntry> entries;
+  entries.reserve(messages.size());
+  for (const PhotometryMessage& m : messages) {
+    store::NewOutboxEntry e;
+    e.uuid = NewUuidV7();
+    e.destination = m.destination;
+    e.topic = m.topic;
+    e.title = m.title;
+    e.idempotency_key = m.idempotency_key;
+    e.body = RenderHermesJson(m);
+    e.dedupe_key = DedupeKey(m.idempotency_key, e.body);
+    entries.push_back(std::move(e));
+  }
+  auto done = std::make_shared<std::promise<std::pair<Status, std::vector<store::EnqueueOutcome>>>>();
+  auto future = done->get_future();
+  TOMSTREAM_RETURN_IF_ERROR(store_.Enqueue(
+      std::move(entries), [done](const Status& st, std::vector<store::EnqueueOutcome> outcomes) {
+        done->set_value({st, std::move(outcomes)});
+      }));
+  auto [st, outcomes] = future.get();
+  if (!st.ok()) return st.WithContext("storing the messages");
+  for (size_t i = 0; i < messages.size(); ++i) {
+    if (outcomes[i].duplicate) continue;
+    for (size_t p = 0; p < publishers_.size(); ++p) {
+      if (options_.destinations[p].name == messages[i].destination) publishers_[p]->Wake();
+    }
+  }
+  return std::move(outcomes);
+}
+
+Result<std::vector<store::OutboxEntry>> Outbox::List(const store::OutboxFilter& filter,
+                                                     int64_t before_id, int limit) {
+  return store_.List(filter, before_id, limit);
+}
+
+Result<store::OutboxEntry> Outbox::Get(const std::string& uuid) { return store_.Get(uuid); }
+
+Result<store::OutboxEntry> Outbox::Retry(const std::string& uuid) {
+  auto entry = store_.Retry(uuid, NowMillis());
+  if (entry.ok()) {
+    for (size_t p = 0; p < publishers_.size(); ++p) {
+      if (options_.destinations[p].name == entry->destination) publishers_[p]->Wake();
+    }
+  }
+  return entry;
+}
+
+Result<store::OutboxEntry> Outbox::Cancel(const std::string& uuid) {
+  return store_.Cancel(uuid, NowMillis());
+}
+
+Result<OutboxStatus> Outbox::GetStatus() {
+  OutboxStatus s;
+  auto counts = store_.Counts();
+  if (!counts.ok()) return counts.status();
+  s.counts = *counts;
+  for (size_t p = 0; p < publishers_.size(); ++p) {
+    DestinationStatus d = publishers_[p]->Snapshot();
+    d.name = options_.destinations[p].name;
+    d.kind = KindName(options_.destinations[p].kind);
+    s.deliveries_per_second += publishers_[p]->DeliveriesPerSecond();
+    s.destinations.push_back(std::move(d));
+  }
+  return s;
+}
+
+}  // namespace tomstream::outbox
