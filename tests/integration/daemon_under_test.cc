@@ -465,7 +465,7 @@ DaemonUnderTest::~DaemonUnderTest() {
 }
 
 void DaemonUnderTest::Configure(const std::vector<StreamSpec>& streams,
-                                const std::string& store_extra) {
+                                const std::string& store_extra, const std::string& tail) {
   std::ostringstream o;
   // The default stop deadline (after which the daemon exits 1 by itself), below Stop()'s limit.
   o << "[daemon]\nlog_level = \"info\"\nshutdown_timeout_ms = 10000\n"
@@ -473,6 +473,7 @@ void DaemonUnderTest::Configure(const std::vector<StreamSpec>& streams,
     << store_extra << "\n"
     << "[control]\nsocket = " << TomlString(socket_) << "\n";
   for (const auto& s : streams) o << StreamToml(s);
+  o << tail << "\n";
   testing::WriteFile(config_, o.str());
 }
 

@@ -191,7 +191,10 @@ class DaemonUnderTest {
   DaemonUnderTest(const DaemonUnderTest&) = delete;
   DaemonUnderTest& operator=(const DaemonUnderTest&) = delete;
 
-  void Configure(const std::vector<StreamSpec>& streams, const std::string& store_extra = "");
+  // Writes the config: the streams, `store_extra` inside [store], and `tail` (more TOML, e.g.
+  // [[destination]] tables) at the end.
+  void Configure(const std::vector<StreamSpec>& streams, const std::string& store_extra = "",
+                 const std::string& tail = "");
 
   // Starts tomstreamd and waits for READY=1 (READY means the store and the socket serve).
   ::testing::AssertionResult Start(std::chrono::milliseconds limit = std::chrono::seconds(30));
