@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The main job, locally: builds tomstreamd and tomctl, starts a real Kafka broker on 127.0.0.1
-# (tests/kafka/broker.sh), starts the daemon against it, and shows `tomctl status`.
+# (tests/kafka/broker.sh) and the daemon against it, publishes photometry through the outbox to
+# a Kafka topic, shows the daemon's own subscription storing it, and shows `tomctl status`.
 #
 #   tests/demo.sh          run, show, then stop everything and exit
 #   tests/demo.sh --keep   leave the broker and the daemon running (prints how to stop them)
@@ -67,6 +68,14 @@ topic_refresh_ms = 1000
   [[stream.route]]
   topic = "hermes.demo"
   handler = "hermes"
+
+# Publishing straight to a hop topic with the stream's broker and credentials.
+[[destination]]
+name = "hop-local"
+kind = "kafka"
+stream = "local"
+topics = ["hermes.demo"]
+default_authors = "A. Observer"
 CONF
 export DEMO_KAFKA_PASSWORD=$KAFKA_PASSWORD
 "$tomstreamd" --config "$demo/tomstreamd.toml" --check-config
@@ -81,13 +90,16 @@ for _ in $(seq 1 100); do
   sleep 0.1
 done
 
-step "Publishing a Hermes photometry message to hermes.demo (kcat)"
-message='{"title":"Demo photometry","topic":"hermes.demo","submitter":"demo","authors":"A. Observer",'\
-'"message_text":"","data":{"targets":[{"name":"SN 2026demo","ra":"150.1234","dec":"-20.5678",'\
-'"aliases":["ZTF26demo"]}],"photometry":[{"target_name":"SN 2026demo",'\
-'"date_obs":"2026-05-01T03:04:05+00:00","telescope":"1m0a.doma.elp.lco","instrument":"fa16",'\
-'"bandpass":"g","brightness":18.52,"brightness_error":0.05,"brightness_unit":"AB mag"}]}}'
-printf '%s' "$message" | kcat -b "$KAFKA_PLAINTEXT" -P -t hermes.demo -H _format=json
+step "Publishing photometry through the outbox to hermes.demo"
+"$tomctl" publish photometry --destination hop-local --topic hermes.demo --submitter demo \
+  --target "SN 2026demo" --ra 150.1234 --dec -20.5678 --date-obs 2026-05-01T03:04:05Z \
+  --bandpass g --telescope 1m0a.doma.elp.lco --instrument fa16 --brightness 18.52 \
+  --brightness-error 0.05
+for _ in $(seq 1 300); do
+  [ "$("$tomctl" --json outbox ls --state delivered | grep -c '"uuid"')" -ge 1 ] && break
+  sleep 0.1
+done
+"$tomctl" outbox ls
 
 step "Waiting for the subscription to store it"
 for _ in $(seq 1 300); do
@@ -95,7 +107,7 @@ for _ in $(seq 1 300); do
   sleep 0.1
 done
 "$tomctl" alerts ls --topic hermes.demo
-"$tomctl" photometry ls ZTF26demo
+"$tomctl" photometry ls "SN 2026demo"
 
 step "tomctl status"
 "$tomctl" status
