@@ -53,6 +53,9 @@ class Connection {
   // Runs a cached statement that returns no rows (e.g. "SAVEPOINT job").
   Status RunCached(const char* sql);
 
+  // Inside a transaction (SQLite may roll one back by itself after SQLITE_FULL or an I/O error).
+  bool InTransaction() { return sqlite3_get_autocommit(db_.get()) == 0; }
+
   // Rows changed by the last INSERT, UPDATE or DELETE.
   int64_t Changes() { return sqlite3_changes64(db_.get()); }
   int64_t LastInsertId() { return sqlite3_last_insert_rowid(db_.get()); }

@@ -2,6 +2,7 @@
 
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
@@ -76,6 +77,12 @@ Result<std::unique_ptr<Store>> Store::Open(const StoreOptions& options,
   auto writer = Connection::Open(options.path, Connection::Mode::kReadWrite, busy_ms);
   if (!writer.ok()) return writer.status();
   TOMSTREAM_RETURN_IF_ERROR(Migrate(**writer, migrations));
+  if (options.max_size_bytes > 0) {
+    auto page_size = (*writer)->QueryInt("PRAGMA page_size");
+    if (!page_size.ok()) return page_size.status();
+    const int64_t pages = std::max<int64_t>(1, options.max_size_bytes / *page_size);
+    TOMSTREAM_RETURN_IF_ERROR((*writer)->Exec("PRAGMA max_page_count = " + std::to_string(pages)));
+  }
   auto version = (*writer)->QueryInt("PRAGMA user_version");
   if (!version.ok()) return version.status();
 
@@ -148,23 +155,34 @@ void Store::WriterLoop() {
 void Store::CommitBatch(std::vector<Job>& batch) {
   Connection& db = *writer_;
   std::vector<Status> results(batch.size());
+  size_t first = 0;  // the first job of the open transaction
   Status txn = db.RunCached("BEGIN IMMEDIATE");
-  if (txn.ok()) {
-    for (size_t i = 0; i < batch.size(); ++i) {
-      Status st = db.RunCached("SAVEPOINT job");
+  for (size_t i = 0; txn.ok() && i < batch.size(); ++i) {
+    Status st = db.RunCached("SAVEPOINT job");
+    if (st.ok()) {
+      st = batch[i].fn(db);
       if (st.ok()) {
-        st = batch[i].fn(db);
-        if (st.ok()) {
-          st = db.RunCached("RELEASE job");
-        } else {
-          (void)db.RunCached("ROLLBACK TO job");
-          (void)db.RunCached("RELEASE job");
-        }
+        st = db.RunCached("RELEASE job");
+      } else if (db.InTransaction()) {
+        (void)db.RunCached("ROLLBACK TO job");
+        (void)db.RunCached("RELEASE job");
       }
-      results[i] = std::move(st);
     }
+    results[i] = st;
+    if (!st.ok() && !db.InTransaction()) {
+      // SQLite rolled the whole transaction back by itself (a full disk or database, an I/O
+      // error): the jobs before this one in it are undone too. Tell them, and go on with the
+      // rest in a new transaction.
+      for (size_t j = first; j < i; ++j) {
+        results[j] = Status(st.code(), "undone with a later write: " + st.message());
+      }
+      first = i + 1;
+      txn = db.RunCached("BEGIN IMMEDIATE");
+    }
+  }
+  if (txn.ok()) {
     txn = db.RunCached("COMMIT");
-    if (!txn.ok()) (void)db.RunCached("ROLLBACK");
+    if (!txn.ok() && db.InTransaction()) (void)db.RunCached("ROLLBACK");
   }
   if (!txn.ok()) {
     const bool sticky = txn.code() == StatusCode::kIoError ||
@@ -174,7 +192,7 @@ void Store::CommitBatch(std::vector<Job>& batch) {
       std::lock_guard lock(mu_);
       write_error_ = txn.message();
     }
-    for (auto& r : results) r = txn;
+    for (size_t j = first; j < batch.size(); ++j) results[j] = txn;
   }
   for (size_t i = 0; i < batch.size(); ++i) {
     if (batch[i].done) batch[i].done(results[i]);

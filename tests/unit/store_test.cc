@@ -695,6 +695,43 @@ TEST_F(StoreTest, FailingJobInGroupCommitDoesNotUndoTheOthers) {
   EXPECT_EQ(raw.Int("SELECT count(*) FROM t WHERE id IN (0, 5, 29, 31, 59, 61, 99)"), 7);
 }
 
+// A full database (max_size_bytes, as a full disk) makes SQLite roll the whole transaction back
+// by itself: the jobs before the failing one in that group commit are reported undone (never
+// reported committed), and the jobs after it are committed in a new transaction.
+TEST_F(StoreTest, FullDatabaseInGroupCommitReportsUndoneJobsAndGoesOn) {
+  StoreOptions small = options_;
+  small.max_size_bytes = 2 * 1024 * 1024;
+  auto store = MustOpen(small);
+  ASSERT_NE(store, nullptr);
+  CreateTable(*store);
+  auto log = std::make_shared<JobLog>();
+  auto gate = std::make_shared<Gate>();
+  ReleaseOnExit release{gate};
+  ASSERT_NO_FATAL_FAILURE(BlockWriter(*store, gate, log, -1));
+  ASSERT_TRUE(store->Submit(InsertRow(1), DoneInto(log, 1)).ok());
+  ASSERT_TRUE(store
+                  ->Submit(
+                      [](Connection& db) -> Status {
+                        // 4 MiB into a 2 MiB database.
+                        auto stmt = db.Prepare("INSERT INTO t(id, v) VALUES (2, ?)");
+                        if (!stmt.ok()) return stmt.status();
+                        return stmt->Bind(1, std::string(4 << 20, 'x')).Run();
+                      },
+                      DoneInto(log, 2))
+                  .ok());
+  ASSERT_TRUE(store->Submit(InsertRow(3), DoneInto(log, 3)).ok());
+  gate->Release();
+  ASSERT_TRUE(log->WaitForDone(4));
+  const auto results = log->results();
+  EXPECT_EQ(results.at(1).code(), StatusCode::kResourceExhausted) << results.at(1).ToString();
+  EXPECT_THAT(results.at(1).message(), HasSubstr("undone"));
+  EXPECT_EQ(results.at(2).code(), StatusCode::kResourceExhausted) << results.at(2).ToString();
+  EXPECT_TRUE(results.at(3).ok()) << results.at(3).ToString();
+  RawDb raw(options_.path);
+  EXPECT_EQ(raw.Int("SELECT group_concat(id) FROM t"), 3);
+  EXPECT_TRUE(store->Stats().write_error.empty()) << "a full database is not a broken store";
+}
+
 TEST_F(StoreTest, SubmitAfterCloseIsUnavailable) {
   auto store = MustOpen();
   ASSERT_NE(store, nullptr);
