@@ -86,6 +86,7 @@ Status Daemon::Start(Notifier& notifier) {
   so.path = config_.store.path;
   so.busy_timeout = config_.store.busy_timeout;
   so.reader_connections = config_.store.reader_connections;
+  so.max_size_bytes = config_.store.max_size_mb * 1024 * 1024;
   auto opened = store::Store::Open(so);
   if (!opened.ok()) return opened.status().WithContext("store " + config_.store.path);
   store_ = std::move(opened).value();

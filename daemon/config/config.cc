@@ -600,6 +600,7 @@ Result<Config> ParseConfig(std::string_view text, const std::string& source_name
     r.Integer("commit_max_messages", 1, 1000000, cfg.store.commit_max_messages);
     r.Millis("commit_max_delay_ms", 0, 10000, cfg.store.commit_max_delay);
     r.Integer("reader_connections", 1, 64, cfg.store.reader_connections);
+    r.Integer("max_size_mb", 0, int64_t{1} << 30, cfg.store.max_size_mb);
     r.Finish();
   }
   if (const toml::table* t = top.Table("control")) {

@@ -31,6 +31,9 @@ struct StoreConfig {
   int commit_max_messages = 1000;
   std::chrono::milliseconds commit_max_delay{5};
   int reader_connections = 2;
+  // The largest the database file may grow, in MiB; 0: no limit but the disk. A write that
+  // would pass it fails (RESOURCE_EXHAUSTED) and stores nothing; what is stored stays intact.
+  int64_t max_size_mb = 0;
 };
 
 struct ControlConfig {

@@ -41,6 +41,8 @@ struct StoreOptions {
   size_t write_queue_capacity = 4096;
   // Jobs committed together at most.
   size_t max_jobs_per_commit = 1024;
+  // The database file's size limit in bytes (SQLite's max_page_count); 0: none.
+  int64_t max_size_bytes = 0;
 };
 
 struct StoreStats {
