@@ -293,13 +293,17 @@ Result<OutboxEntry> OutboxStore::Transition(const std::string& uuid, std::vector
     }
     auto stmt = db.Prepare(
         "UPDATE outbox SET state = ?2, updated_at = ?3, "
-        "next_attempt_at = CASE WHEN ?2 = 1 THEN ?3 ELSE next_attempt_at END WHERE id = ?1");
+        "next_attempt_at = CASE WHEN ?2 = 1 THEN ?3 ELSE next_attempt_at END, "
+        "attempts = CASE WHEN ?2 = 1 THEN 0 ELSE attempts END WHERE id = ?1");
     if (!stmt.ok()) return stmt.status();
     TOMSTREAM_RETURN_IF_ERROR(
         stmt->Bind(1, e.id).Bind(2, int64_t{static_cast<int>(to)}).Bind(3, now_ms).Run());
     e.state = to;
     e.updated_at_ms = now_ms;
-    if (to == OutboxState::kPending) e.next_attempt_at_ms = now_ms;
+    if (to == OutboxState::kPending) {
+      e.next_attempt_at_ms = now_ms;
+      e.attempts = 0;
+    }
     result = std::move(e);
     return Status::Ok();
   });

@@ -131,7 +131,8 @@ class OutboxStore {
   Result<std::vector<OutboxEntry>> List(const OutboxFilter& filter, int64_t before_id, int limit);
   // NOT_FOUND when no entry has this uuid (16 bytes).
   Result<OutboxEntry> Get(const std::string& uuid);
-  // A dead or cancelled entry becomes pending, due now. FAILED_PRECONDITION in other states.
+  // A dead or cancelled entry becomes pending, due now, with its attempts counted afresh (the
+  // last error and answer stay until the next attempt). FAILED_PRECONDITION in other states.
   Result<OutboxEntry> Retry(const std::string& uuid, int64_t now_ms);
   // A pending entry becomes cancelled. FAILED_PRECONDITION in other states.
   Result<OutboxEntry> Cancel(const std::string& uuid, int64_t now_ms);
