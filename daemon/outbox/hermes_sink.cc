@@ -12,7 +12,12 @@ constexpr size_t kMaxResponseBytes = 1 << 20;  // a submit answer echoes the mes
 constexpr size_t kMaxKeptBody = 16 * 1024;     // what a dead entry keeps of the answer
 
 std::string Truncated(const std::string& body) {
-  return body.size() <= kMaxKeptBody ? body : body.substr(0, kMaxKeptBody) + "...";
+  if (body.size() <= kMaxKeptBody) return body;
+  // Cut between characters, never inside a UTF-8 sequence: the kept body is shown through a
+  // proto3 string field, which a client cannot parse when it is not valid UTF-8.
+  size_t cut = kMaxKeptBody;
+  while (cut > 0 && (static_cast<unsigned char>(body[cut]) & 0xc0) == 0x80) --cut;
+  return body.substr(0, cut) + "...";
 }
 
 }  // namespace
@@ -55,6 +60,7 @@ HermesSink::HermesSink(const config::DestinationConfig& destination)
 }
 
 HermesSink::~HermesSink() {
+  aborting_ = true;  // a hanging server must not hold the daemon's stop for a request timeout
   {
     std::lock_guard lock(mu_);
     stopping_ = true;
@@ -94,12 +100,21 @@ void HermesSink::Abandon(std::chrono::milliseconds budget, std::vector<SinkOutco
   }
   in_flight_ -= queue_.size();
   queue_.clear();
-  // Requests under way finish within their timeout; wait for them as long as allowed.
-  done_cv_.wait_for(lock, budget, [&] { return in_flight_ == outcomes_.size(); });
+  // Requests under way get the budget to finish; then they are aborted (reported transient: the
+  // server may or may not have accepted them).
+  if (!done_cv_.wait_for(lock, budget, [&] { return in_flight_ == outcomes_.size(); })) {
+    aborting_ = true;
+    done_cv_.wait_for(lock, std::chrono::seconds(2),
+                      [&] { return in_flight_ == outcomes_.size(); });
+  }
   in_flight_ -= outcomes_.size();
   out.insert(out.end(), std::make_move_iterator(outcomes_.begin()),
              std::make_move_iterator(outcomes_.end()));
   outcomes_.clear();
+}
+
+int HermesSink::OnProgress(void* self, curl_off_t, curl_off_t, curl_off_t, curl_off_t) {
+  return static_cast<HermesSink*>(self)->aborting_ ? 1 : 0;
 }
 
 void HermesSink::Work() {
@@ -136,6 +151,9 @@ void HermesSink::Work() {
       curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, std::min(timeout_ms, 10000L));
       curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
       curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
+      curl_easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
+      curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, &HermesSink::OnProgress);
+      curl_easy_setopt(c, CURLOPT_XFERINFODATA, this);
       const CURLcode rc = curl_easy_perform(c);
       if (rc != CURLE_OK) {
         outcome = {work.id, SinkOutcome::Kind::kTransient,

@@ -12,6 +12,9 @@
 // retry then shares the message twice. Nothing on our side can rule that out.
 #pragma once
 
+#include <curl/curl.h>
+
+#include <atomic>
 #include <condition_variable>
 #include <deque>
 #include <mutex>
@@ -40,6 +43,8 @@ class HermesSink final : public Sink {
 
  private:
   void Work();
+  // libcurl's progress callback: a non-zero answer aborts the transfer (when aborting_).
+  static int OnProgress(void* self, curl_off_t, curl_off_t, curl_off_t, curl_off_t);
 
   const config::DestinationConfig destination_;
   const std::string url_;
@@ -50,6 +55,7 @@ class HermesSink final : public Sink {
   std::vector<SinkOutcome> outcomes_;    // GUARDED_BY(mu_)
   size_t in_flight_ = 0;                 // GUARDED_BY(mu_): queued + being sent + unreported
   bool stopping_ = false;                // GUARDED_BY(mu_)
+  std::atomic<bool> aborting_{false};    // requests under way give up (stopping)
   std::vector<std::thread> workers_;
 };
 
