@@ -111,6 +111,7 @@ class Outbox::Publisher {
     std::vector<SinkOutcome> outcomes;
     for (;;) {
       bool woken = false;
+      bool idled = false;
       {
         std::unique_lock lock(mu_);
         if (stopping_) break;
@@ -120,11 +121,19 @@ class Outbox::Publisher {
           if (next_due) wait = std::clamp(std::chrono::milliseconds(*next_due - NowMillis()), 0ms, wait);
           cv_.wait_for(lock, wait, [&] { return stopping_ || wake_; });
           if (stopping_) break;
+          idled = true;
         }
         woken = wake_;
         wake_ = false;
       }
-      if (woken) next_due = NowMillis();
+      if (woken) {
+        next_due = NowMillis();
+      } else if (idled && (!next_due || *next_due > NowMillis())) {
+        // Nothing is known to be due yet: look again. Outcomes are committed asynchronously, so
+        // an entry put back to `pending` may not have been visible at the last look.
+        auto due = store_.NextDue(destination_.name);
+        if (due.ok()) next_due = *due;
+      }
 
       // Claim what is due, as far as the sink has room.
       const size_t room = sink_->capacity() - std::min(sink_->capacity(), sink_->in_flight());
@@ -149,7 +158,13 @@ class Outbox::Publisher {
 
       outcomes.clear();
       if (sink_->in_flight() > 0) sink_->Poll(5ms, outcomes);
-      if (!outcomes.empty()) delivered_since += Record(outcomes, jitter, rng);
+      if (!outcomes.empty()) {
+        std::optional<int64_t> earliest_retry;
+        delivered_since += Record(outcomes, jitter, rng, /*wait=*/false, &earliest_retry);
+        // Entries that failed transiently are due again at their retry time: wake up then (the
+        // last look at the store saw them `sending`, not pending).
+        if (earliest_retry && (!next_due || *earliest_retry < *next_due)) next_due = earliest_retry;
+      }
 
       const auto now = Clock::now();
       if (now - rate_since >= 1s) {
@@ -171,10 +186,11 @@ class Outbox::Publisher {
     if (!outcomes.empty()) Record(outcomes, jitter, rng, /*wait=*/true);
   }
 
-  // Stores the outcomes; returns how many were deliveries.
+  // Stores the outcomes; returns how many were deliveries. The earliest retry time of the
+  // entries put back to `pending` goes to *earliest_retry (when given).
   int64_t Record(const std::vector<SinkOutcome>& outcomes,
                  std::uniform_real_distribution<double>& jitter, std::mt19937& rng,
-                 bool wait = false) {
+                 bool wait = false, std::optional<int64_t>* earliest_retry = nullptr) {
     std::vector<store::OutboxResult> results;
     results.reserve(outcomes.size());
     int64_t delivered = 0;
@@ -201,6 +217,9 @@ class Outbox::Publisher {
             r.retry_at_ms = now + RetryDelay(attempts, destination_.retry_initial,
                                              destination_.retry_max, jitter(rng))
                                       .count();
+            if (earliest_retry != nullptr && (!*earliest_retry || r.retry_at_ms < **earliest_retry)) {
+              *earliest_retry = r.retry_at_ms;
+            }
           }
           break;
         case SinkOutcome::Kind::kPermanent:
