@@ -39,6 +39,8 @@ class KafkaSink final : public Sink, public kafka::ClientEvents {
 
   // Times the producer was recreated after a fatal error (tests, status).
   int recreated() const { return recreated_; }
+  // The current producer, for tests that inject faults (rd_kafka_test_fatal_error).
+  rd_kafka_t* producer_for_testing() const { return rk_.get(); }
 
  private:
   static void DeliveryReport(rd_kafka_t* rk, const rd_kafka_message_t* msg, void* opaque);
