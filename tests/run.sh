@@ -20,7 +20,8 @@ cmake -S "$root" -B "$build" -G Ninja \
   -DCMAKE_BUILD_TYPE=RelWithDebInfo \
   -DCMAKE_CXX_COMPILER_LAUNCHER=ccache \
   -DTOMSTREAM_WERROR=ON \
-  -DTOMSTREAM_BUILD_TESTS=ON
+  -DTOMSTREAM_BUILD_TESTS=ON \
+  -DTOMSTREAM_BUILD_BENCH=ON  # built (so they keep compiling), not run: bench/run-*.sh run them
 cmake --build "$build"
 
 # Download the broker jars before the clock of the broker's start-up test runs (cached).
