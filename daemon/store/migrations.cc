@@ -181,6 +181,7 @@ CREATE TABLE outbox (
   title           TEXT    NOT NULL,
   idempotency_key TEXT    NOT NULL,  -- '' when the client gave none
   dedupe_key      BLOB    NOT NULL,  -- SHA-256 of the idempotency key, else of the body
+  dedupe_id       INTEGER NOT NULL,  -- its first 8 bytes (tomstream_id_key), the indexed part
   body            TEXT    NOT NULL,  -- the Hermes JSON exactly as sent
   state           INTEGER NOT NULL,  -- control.proto OutboxState: 1 pending, 2 sending,
                                      -- 3 delivered, 4 dead, 5 cancelled
@@ -194,11 +195,13 @@ CREATE TABLE outbox (
   response_body   TEXT    NOT NULL DEFAULT ''
 );
 CREATE UNIQUE INDEX outbox_by_uuid ON outbox(uuid);
-CREATE UNIQUE INDEX outbox_by_dedupe_key ON outbox(destination, topic, dedupe_key);
+-- Repeat detection: an 8-byte key instead of (destination, topic, 32-byte hash), several times
+-- smaller; the writer compares the rest (store/outbox.cc), as for alerts (migration 3).
+CREATE INDEX outbox_by_dedupe_id ON outbox(dedupe_id);
 -- Listing by state, newest first; the oldest pending entry.
 CREATE INDEX outbox_by_state ON outbox(state, id);
--- What the publisher claims next.
-CREATE INDEX outbox_due ON outbox(next_attempt_at) WHERE state = 1;
+-- What a destination's publisher claims next, and when.
+CREATE INDEX outbox_due ON outbox(destination, next_attempt_at) WHERE state = 1;
 )sql"},
 };
 

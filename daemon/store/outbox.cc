@@ -82,21 +82,25 @@ Status OutboxStore::Enqueue(std::vector<NewOutboxEntry> entries, EnqueueDone don
   return store_.Submit(
       [job](Connection& db) -> Status {
         job->outcomes.clear();
+        // The writer is the only one inserting: looking first, then inserting, is safe.
         auto find = db.Cached(
-            "SELECT uuid, state FROM outbox WHERE destination = ? AND topic = ? AND dedupe_key = ?");
+            "SELECT uuid, state FROM outbox WHERE dedupe_id = ? AND destination = ? AND topic = ? "
+            "AND dedupe_key = ?");
         if (!find.ok()) return find.status();
         auto insert = db.Cached(
             "INSERT INTO outbox(uuid, destination, topic, title, idempotency_key, dedupe_key, "
-            "body, state, next_attempt_at, created_at, updated_at) "
-            "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 1, ?8, ?8, ?8)");
+            "dedupe_id, body, state, next_attempt_at, created_at, updated_at) "
+            "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?9, ?7, 1, ?8, ?8, ?8)");
         if (!insert.ok()) return insert.status();
         const int64_t now = NowMillis();
         for (const NewOutboxEntry& e : job->entries) {
+          const int64_t dedupe_id = MessageIdKey(e.dedupe_key);
           Statement& f = **find;
           f.Reset();
-          auto row = f.BindNoCopy(1, e.destination)
-                         .BindNoCopy(2, e.topic)
-                         .BindBlobNoCopy(3, e.dedupe_key)
+          auto row = f.Bind(1, dedupe_id)
+                         .BindNoCopy(2, e.destination)
+                         .BindNoCopy(3, e.topic)
+                         .BindBlobNoCopy(4, e.dedupe_key)
                          .Step();
           if (!row.ok()) return row.status();
           if (*row) {
@@ -116,6 +120,7 @@ Status OutboxStore::Enqueue(std::vector<NewOutboxEntry> entries, EnqueueDone don
                                         .BindBlobNoCopy(6, e.dedupe_key)
                                         .BindNoCopy(7, e.body)
                                         .Bind(8, now)
+                                        .Bind(9, dedupe_id)
                                         .Run());
           job->outcomes.push_back({e.uuid, false, OutboxState::kPending});
         }
@@ -147,8 +152,8 @@ Result<std::vector<OutboxWork>> OutboxStore::Claim(const std::string& destinatio
     out.clear();
     auto stmt = db.Cached(
         "UPDATE outbox SET state = 2, attempts = attempts + 1, updated_at = ?1 "
-        "WHERE id IN (SELECT id FROM outbox WHERE state = 1 AND next_attempt_at <= ?1 "
-        "AND destination = ?2 ORDER BY next_attempt_at, id LIMIT ?3) "
+        "WHERE id IN (SELECT id FROM outbox WHERE state = 1 AND destination = ?2 "
+        "AND next_attempt_at <= ?1 ORDER BY next_attempt_at, id LIMIT ?3) "
         "RETURNING id, uuid, destination, topic, title, body, attempts, next_attempt_at");
     if (!stmt.ok()) return stmt.status();
     Statement& s = **stmt;
