@@ -322,8 +322,9 @@ std::vector<BacklogRow> InsertBacklog(const std::string& path, const std::string
   sqlite3_stmt* st = nullptr;
   if (sqlite3_prepare_v2(db,
                          "INSERT INTO outbox(uuid, destination, topic, title, idempotency_key, "
-                         "dedupe_key, body, state, attempts, next_attempt_at, created_at, "
-                         "updated_at) VALUES (?1, ?2, ?3, ?4, '', ?5, ?6, 1, 0, ?7, ?7, ?7)",
+                         "dedupe_key, dedupe_id, body, state, attempts, next_attempt_at, "
+                         "created_at, updated_at) VALUES (?1, ?2, ?3, ?4, '', ?5, ?8, ?6, 1, 0, "
+                         "?7, ?7, ?7)",
                          -1, &st, nullptr) != SQLITE_OK) {
     throw std::runtime_error(std::string("prepare insert: ") + sqlite3_errmsg(db));
   }
@@ -361,6 +362,12 @@ std::vector<BacklogRow> InsertBacklog(const std::string& path, const std::string
     sqlite3_bind_blob(st, 5, dedupe.data(), static_cast<int>(dedupe.size()), SQLITE_STATIC);
     sqlite3_bind_text(st, 6, body.data(), static_cast<int>(body.size()), SQLITE_STATIC);
     sqlite3_bind_int64(st, 7, now_ms);
+    // dedupe_id: the key's first 8 bytes, little-endian (store/sqlite.h MessageIdKey).
+    uint64_t dedupe_id = 0;
+    for (int b = 0; b < 8; ++b) {
+      dedupe_id |= uint64_t{static_cast<unsigned char>(dedupe[static_cast<size_t>(b)])} << (8 * b);
+    }
+    sqlite3_bind_int64(st, 8, static_cast<int64_t>(dedupe_id));
     if (sqlite3_step(st) != SQLITE_DONE) {
       throw std::runtime_error(std::string("insert: ") + sqlite3_errmsg(db));
     }

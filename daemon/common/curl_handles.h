@@ -19,18 +19,27 @@ struct CurlSlistDeleter {
 using CurlPtr = std::unique_ptr<CURL, CurlDeleter>;
 using CurlSlistPtr = std::unique_ptr<curl_slist, CurlSlistDeleter>;
 
-// A response body that refuses to grow past `limit` bytes (the transfer then fails with
-// CURLE_WRITE_ERROR). Set with CURLOPT_WRITEFUNCTION = AppendBounded, CURLOPT_WRITEDATA = &body.
+// A response body kept up to `limit` bytes. Past it the transfer fails (CURLE_WRITE_ERROR), or
+// with `keep_reading` the rest is read and dropped and `truncated` set. Set with
+// CURLOPT_WRITEFUNCTION = AppendBounded, CURLOPT_WRITEDATA = &body.
 struct BoundedBody {
   std::string data;
   size_t limit = 64 * 1024;
+  bool keep_reading = false;
+  bool truncated = false;
 };
 
 inline size_t AppendBounded(char* data, size_t size, size_t count, void* out) {
   auto* body = static_cast<BoundedBody*>(out);
-  if (body->data.size() + size * count > body->limit) return 0;
-  body->data.append(data, size * count);
-  return size * count;
+  const size_t n = size * count;
+  if (body->data.size() + n > body->limit) {
+    if (!body->keep_reading) return 0;
+    body->data.append(data, body->limit - body->data.size());
+    body->truncated = true;
+    return n;
+  }
+  body->data.append(data, n);
+  return n;
 }
 
 }  // namespace tomstream

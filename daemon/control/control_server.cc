@@ -455,7 +455,9 @@ class ControlService final : public pb::Control::Service {
     if (!before.ok()) return ToGrpc(before.status());
     const int limit = PageSize(req->page_size());
     store::OutboxFilter filter;
-    filter.state = FromProto(req->state());
+    auto state = FromProto(req->state(), "state");
+    if (!state.ok()) return ToGrpc(state.status());
+    filter.state = *state;
     filter.destination = req->destination();
     filter.topic = req->topic();
     auto entries = view_.ListOutbox(filter, *before, limit);

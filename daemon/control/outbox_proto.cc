@@ -82,9 +82,13 @@ v1::OutboxState ToProto(store::OutboxState state) {
   return static_cast<v1::OutboxState>(static_cast<int>(state));  // numbered alike
 }
 
-std::optional<store::OutboxState> FromProto(v1::OutboxState state) {
-  if (state == v1::OUTBOX_STATE_UNSPECIFIED) return std::nullopt;
-  return static_cast<store::OutboxState>(static_cast<int>(state));
+Result<std::optional<store::OutboxState>> FromProto(v1::OutboxState state, const char* field) {
+  if (state == v1::OUTBOX_STATE_UNSPECIFIED) return std::optional<store::OutboxState>();
+  if (state < v1::OUTBOX_STATE_PENDING || state > v1::OUTBOX_STATE_CANCELLED) {
+    return Status::InvalidArgument(std::string(field) + ": no outbox state is numbered " +
+                                   std::to_string(static_cast<int>(state)));
+  }
+  return std::optional<store::OutboxState>(static_cast<store::OutboxState>(static_cast<int>(state)));
 }
 
 void ToProto(const store::OutboxEntry& e, v1::OutboxEntry* out) {

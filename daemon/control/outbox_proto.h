@@ -1,6 +1,7 @@
 // Conversions between control.proto's outbox messages and the outbox module's types.
 #pragma once
 
+#include "common/status.h"
 #include "outbox/outbox.h"
 #include "outbox/photometry.h"
 #include "store/outbox.h"
@@ -11,8 +12,9 @@ namespace tomstream::control {
 outbox::PhotometryMessage FromProto(const v1::PhotometryMessage& m);
 
 v1::OutboxState ToProto(store::OutboxState state);
-// UNSPECIFIED maps to nullopt (any state).
-std::optional<store::OutboxState> FromProto(v1::OutboxState state);
+// UNSPECIFIED maps to nullopt (any state); a number no state has is INVALID_ARGUMENT naming
+// `field`.
+Result<std::optional<store::OutboxState>> FromProto(v1::OutboxState state, const char* field);
 
 void ToProto(const store::OutboxEntry& e, v1::OutboxEntry* out);
 void ToProto(const outbox::OutboxStatus& s, int64_t now_ms, v1::OutboxStatus* out);

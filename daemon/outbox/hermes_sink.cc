@@ -11,23 +11,59 @@ namespace {
 constexpr size_t kMaxResponseBytes = 1 << 20;  // a submit answer echoes the message: small
 constexpr size_t kMaxKeptBody = 16 * 1024;     // what a dead entry keeps of the answer
 
+// The length of the valid UTF-8 sequence at the start of `s`, or 0.
+size_t Utf8SequenceLength(std::string_view s) {
+  const auto c = static_cast<unsigned char>(s[0]);
+  size_t n = 0;
+  if (c < 0x80) return 1;
+  if ((c & 0xe0) == 0xc0 && c >= 0xc2) n = 2;
+  else if ((c & 0xf0) == 0xe0) n = 3;
+  else if ((c & 0xf8) == 0xf0 && c <= 0xf4) n = 4;
+  else return 0;
+  if (s.size() < n) return 0;
+  for (size_t i = 1; i < n; ++i) {
+    if ((static_cast<unsigned char>(s[i]) & 0xc0) != 0x80) return 0;
+  }
+  return n;
+}
+
+// What a dead entry keeps of an answer: at most kMaxKeptBody bytes, cut between characters,
+// and valid UTF-8 (each invalid byte becomes '?'): it is shown through proto3 string fields,
+// which a client cannot parse otherwise. A proxy's Latin-1 error page is no exception.
 std::string Truncated(const std::string& body) {
-  if (body.size() <= kMaxKeptBody) return body;
-  // Cut between characters, never inside a UTF-8 sequence: the kept body is shown through a
-  // proto3 string field, which a client cannot parse when it is not valid UTF-8.
-  size_t cut = kMaxKeptBody;
-  while (cut > 0 && (static_cast<unsigned char>(body[cut]) & 0xc0) == 0x80) --cut;
-  return body.substr(0, cut) + "...";
+  std::string out;
+  std::string_view rest(body);
+  while (!rest.empty()) {
+    const size_t n = Utf8SequenceLength(rest);
+    if (out.size() + std::max<size_t>(n, 1) > kMaxKeptBody) return out + "...";
+    if (n == 0) {
+      out += '?';
+      rest.remove_prefix(1);
+    } else {
+      out.append(rest.substr(0, n));
+      rest.remove_prefix(n);
+    }
+  }
+  return out;
 }
 
 }  // namespace
 
-SinkOutcome ClassifyHermesAnswer(int64_t id, long http_status, const std::string& body) {
+SinkOutcome ClassifyHermesAnswer(int64_t id, long http_status, const std::string& body,
+                                bool truncated) {
   SinkOutcome o;
   o.id = id;
   const std::string status = "Hermes answered HTTP " + std::to_string(http_status);
   if (http_status >= 200 && http_status < 300) {
     const nlohmann::json doc = nlohmann::json::parse(body, nullptr, /*allow_exceptions=*/false);
+    if (!doc.is_object() && !truncated) {
+      // Not Hermes (a proxy's page, a wrong base_url): the message was not shared. Kept dead, so
+      // that it shows, rather than retried blindly or taken for delivered.
+      o.kind = SinkOutcome::Kind::kPermanent;
+      o.error = status + " with a body that is not a Hermes answer (is base_url right?)";
+      o.response_body = Truncated(body);
+      return o;
+    }
     if (doc.is_object() && doc.contains("error")) {
       o.kind = SinkOutcome::Kind::kPermanent;
       const nlohmann::json& e = doc["error"];
@@ -96,7 +132,7 @@ void HermesSink::Abandon(std::chrono::milliseconds budget, std::vector<SinkOutco
   std::unique_lock lock(mu_);
   // Not started yet: never sent, so plainly retried later.
   for (const store::OutboxWork& w : queue_) {
-    out.push_back({w.id, SinkOutcome::Kind::kTransient, "not sent: the daemon stopped", "", ""});
+    out.push_back({w.id, SinkOutcome::Kind::kNotSent, "not sent: the daemon stopped", "", ""});
   }
   in_flight_ -= queue_.size();
   queue_.clear();
@@ -139,6 +175,8 @@ void HermesSink::Work() {
       CURL* c = curl.get();
       BoundedBody body;
       body.limit = kMaxResponseBytes;
+      // Hermes echoes the message: a large one's answer is read to its end, its start kept.
+      body.keep_reading = true;
       curl_easy_setopt(c, CURLOPT_URL, url_.c_str());
       curl_easy_setopt(c, CURLOPT_POST, 1L);
       curl_easy_setopt(c, CURLOPT_POSTFIELDS, work.body.data());
@@ -161,7 +199,7 @@ void HermesSink::Work() {
       } else {
         long http = 0;
         curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &http);
-        outcome = ClassifyHermesAnswer(work.id, http, body.data);
+        outcome = ClassifyHermesAnswer(work.id, http, body.data, body.truncated);
       }
     }
     {

@@ -27,8 +27,10 @@
 
 namespace tomstream::outbox {
 
-// Classifies one Hermes answer (exposed for tests).
-SinkOutcome ClassifyHermesAnswer(int64_t id, long http_status, const std::string& body);
+// Classifies one Hermes answer (exposed for tests). `truncated`: only the body's start was read
+// (a 2xx answer that large is the echo of a large message: delivered, its uuid unknown).
+SinkOutcome ClassifyHermesAnswer(int64_t id, long http_status, const std::string& body,
+                                 bool truncated = false);
 
 class HermesSink final : public Sink {
  public:

@@ -90,6 +90,9 @@ void KafkaSink::DeliveryReport(rd_kafka_t* /*rk*/, const rd_kafka_message_t* msg
   o.id = IdOf(msg->_private);
   if (msg->err == RD_KAFKA_RESP_ERR_NO_ERROR) {
     o.kind = SinkOutcome::Kind::kDelivered;
+  } else if (msg->err == RD_KAFKA_RESP_ERR__PURGE_QUEUE) {
+    o.kind = SinkOutcome::Kind::kNotSent;  // purged before it was sent
+    o.error = "not sent: the producer was closed";
   } else {
     o.kind = IsPermanent(msg->err) ? SinkOutcome::Kind::kPermanent : SinkOutcome::Kind::kTransient;
     o.error = std::string("kafka: ") + rd_kafka_err2str(msg->err);
@@ -101,8 +104,8 @@ void KafkaSink::DeliveryReport(rd_kafka_t* /*rk*/, const rd_kafka_message_t* msg
 void KafkaSink::Send(store::OutboxWork work) {
   ++in_flight_;
   if (!rk_) {
-    pending_reports_.push_back({work.id, SinkOutcome::Kind::kTransient,
-                                "no producer: " + last_create_error_, "", ""});
+    pending_reports_.push_back({work.id, SinkOutcome::Kind::kNotSent,
+                                "not sent: no producer: " + last_create_error_, "", ""});
     return;
   }
   // rd_kafka_produceva() rather than the producev() macros, which are full of C casts.
@@ -136,7 +139,11 @@ void KafkaSink::Send(store::OutboxWork work) {
   all[8] = opaque;
   kafka::ErrorPtr error(rd_kafka_produceva(rk_.get(), all, 9));
   const rd_kafka_resp_err_t err = error ? rd_kafka_error_code(error.get()) : RD_KAFKA_RESP_ERR_NO_ERROR;
-  if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+  if (err == RD_KAFKA_RESP_ERR__QUEUE_FULL) {
+    // Back-pressure from the local queue (it is bounded in bytes, entries are not): try later.
+    pending_reports_.push_back({work.id, SinkOutcome::Kind::kNotSent,
+                                "not sent: the producer's queue is full", "", ""});
+  } else if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
     pending_reports_.push_back(
         {work.id,
          IsPermanent(err) ? SinkOutcome::Kind::kPermanent : SinkOutcome::Kind::kTransient,

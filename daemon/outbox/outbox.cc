@@ -69,9 +69,14 @@ class Outbox::Publisher {
     thread_ = std::thread([this] { Run(); });
   }
 
-  ~Publisher() { Stop(0ms); }
+  ~Publisher() {
+    RequestStop(0ms);
+    Join();
+  }
 
-  void Stop(std::chrono::milliseconds budget) {
+  // Asks the thread to stop; sends under way get `budget` to finish. Returns at once, so that
+  // every destination's stop runs at the same time.
+  void RequestStop(std::chrono::milliseconds budget) {
     {
       std::lock_guard lock(mu_);
       if (stopping_) return;
@@ -79,6 +84,9 @@ class Outbox::Publisher {
       stop_budget_ = budget;
     }
     cv_.notify_all();
+  }
+
+  void Join() {
     if (thread_.joinable()) thread_.join();
   }
 
@@ -129,11 +137,13 @@ class Outbox::Publisher {
       if (woken) {
         next_due = NowMillis();
       } else if (idled && (!next_due || *next_due > NowMillis())) {
-        // Nothing is known to be due yet: look again. Outcomes are committed asynchronously, so
-        // an entry put back to `pending` may not have been visible at the last look.
+        // Nothing is known to be due yet: look again (a retry by hand, an entry recovered).
         auto due = store_.NextDue(destination_.name);
         if (due.ok()) next_due = *due;
       }
+      // Outcomes the store could not take before are recorded first (their entries are out of
+      // the sink but still `sending`).
+      if (!unrecorded_.empty() && Clock::now() >= next_record_attempt_) RecordPending();
 
       // Claim what is due, as far as the sink has room.
       const size_t room = sink_->capacity() - std::min(sink_->capacity(), sink_->in_flight());
@@ -159,10 +169,9 @@ class Outbox::Publisher {
       outcomes.clear();
       if (sink_->in_flight() > 0) sink_->Poll(5ms, outcomes);
       if (!outcomes.empty()) {
-        std::optional<int64_t> earliest_retry;
-        delivered_since += Record(outcomes, jitter, rng, /*wait=*/false, &earliest_retry);
-        // Entries that failed transiently are due again at their retry time: wake up then (the
-        // last look at the store saw them `sending`, not pending).
+        const std::optional<int64_t> earliest_retry = Record(outcomes, jitter, rng);
+        delivered_since += RecordPending();
+        // Entries back to `pending` are due again at their retry time: wake up then.
         if (earliest_retry && (!next_due || *earliest_retry < *next_due)) next_due = earliest_retry;
       }
 
@@ -183,17 +192,17 @@ class Outbox::Publisher {
     }
     outcomes.clear();
     sink_->Abandon(budget, outcomes);
-    if (!outcomes.empty()) Record(outcomes, jitter, rng, /*wait=*/true);
+    if (!outcomes.empty()) Record(outcomes, jitter, rng);
+    // What the store refuses now stays `sending` and is sent again after the next start.
+    if (!unrecorded_.empty()) RecordPending();
   }
 
-  // Stores the outcomes; returns how many were deliveries. The earliest retry time of the
-  // entries put back to `pending` goes to *earliest_retry (when given).
-  int64_t Record(const std::vector<SinkOutcome>& outcomes,
-                 std::uniform_real_distribution<double>& jitter, std::mt19937& rng,
-                 bool wait = false, std::optional<int64_t>* earliest_retry = nullptr) {
-    std::vector<store::OutboxResult> results;
-    results.reserve(outcomes.size());
-    int64_t delivered = 0;
+  // Turns sink outcomes into store results (queued in unrecorded_ for RecordPending()): the
+  // next attempt's time, or dead after max_attempts. Returns the earliest time an entry is due
+  // again, if any goes back to `pending`.
+  std::optional<int64_t> Record(const std::vector<SinkOutcome>& outcomes,
+                                std::uniform_real_distribution<double>& jitter, std::mt19937& rng) {
+    std::optional<int64_t> earliest_retry;
     const int64_t now = NowMillis();
     for (const SinkOutcome& o : outcomes) {
       store::OutboxResult r;
@@ -204,7 +213,11 @@ class Outbox::Publisher {
         case SinkOutcome::Kind::kDelivered:
           r.kind = store::OutboxResult::Kind::kDelivered;
           r.hermes_uuid = o.hermes_uuid;
-          ++delivered;
+          break;
+        case SinkOutcome::Kind::kNotSent:
+          // Not an attempt: due again shortly (a full local queue drains within milliseconds).
+          r.kind = store::OutboxResult::Kind::kNotSent;
+          r.retry_at_ms = now + 100;
           break;
         case SinkOutcome::Kind::kTransient:
           if (attempts >= destination_.max_attempts) {
@@ -217,9 +230,6 @@ class Outbox::Publisher {
             r.retry_at_ms = now + RetryDelay(attempts, destination_.retry_initial,
                                              destination_.retry_max, jitter(rng))
                                       .count();
-            if (earliest_retry != nullptr && (!*earliest_retry || r.retry_at_ms < **earliest_retry)) {
-              *earliest_retry = r.retry_at_ms;
-            }
           }
           break;
         case SinkOutcome::Kind::kPermanent:
@@ -228,24 +238,37 @@ class Outbox::Publisher {
           r.response_body = o.response_body;
           break;
       }
-      if (!o.error.empty()) NoteError(o.error);
-      results.push_back(std::move(r));
+      if (r.kind == store::OutboxResult::Kind::kRetry ||
+          r.kind == store::OutboxResult::Kind::kNotSent) {
+        if (!earliest_retry || r.retry_at_ms < *earliest_retry) earliest_retry = r.retry_at_ms;
+      }
+      if (!o.error.empty() && o.kind != SinkOutcome::Kind::kNotSent) NoteError(o.error);
+      unrecorded_.push_back(std::move(r));
     }
-    {
-      std::lock_guard lock(mu_);
-      status_.delivered += delivered;
-    }
+    return earliest_retry;
+  }
+
+  // Commits unrecorded_ and waits for the commit. On failure they are kept and tried again a
+  // second later: the entries must not stay `sending` while the daemon runs. Returns how many
+  // deliveries were recorded.
+  int64_t RecordPending() {
+    const int64_t delivered = std::count_if(
+        unrecorded_.begin(), unrecorded_.end(),
+        [](const store::OutboxResult& r) { return r.kind == store::OutboxResult::Kind::kDelivered; });
     auto committed = std::make_shared<std::promise<Status>>();
     auto future = committed->get_future();
-    Status st = store_.Complete(std::move(results),
-                                [committed](const Status& s) { committed->set_value(s); });
-    if (st.ok() && wait) st = future.get();
+    Status st = store_.Complete(unrecorded_, [committed](const Status& s) { committed->set_value(s); });
+    if (st.ok()) st = future.get();
     if (!st.ok()) {
-      // The entries stay `sending` in the store and are sent again after a restart.
-      spdlog::error("destination {}: cannot record delivery outcomes: {}", destination_.name,
-                    st.message());
+      spdlog::error("destination {}: cannot record {} delivery outcomes (trying again): {}",
+                    destination_.name, unrecorded_.size(), st.message());
       NoteError("store: " + st.message());
+      next_record_attempt_ = Clock::now() + 1s;
+      return 0;
     }
+    unrecorded_.clear();
+    std::lock_guard lock(mu_);
+    status_.delivered += delivered;
     return delivered;
   }
 
@@ -258,7 +281,10 @@ class Outbox::Publisher {
   const config::DestinationConfig destination_;
   const std::unique_ptr<Sink> sink_;
   store::OutboxStore& store_;
-  std::map<int64_t, int> attempts_;  // of the entries in flight; publisher thread only
+  // Publisher thread only:
+  std::map<int64_t, int> attempts_;                // of the entries in flight
+  std::vector<store::OutboxResult> unrecorded_;    // outcomes not yet committed
+  Clock::time_point next_record_attempt_;
 
   mutable std::mutex mu_;
   std::condition_variable cv_;
@@ -303,7 +329,8 @@ Result<std::unique_ptr<Outbox>> Outbox::Start(OutboxOptions options, store::Stor
 }
 
 void Outbox::Stop(std::chrono::milliseconds budget) {
-  for (auto& p : publishers_) p->Stop(budget);
+  for (auto& p : publishers_) p->RequestStop(budget);
+  for (auto& p : publishers_) p->Join();
 }
 
 Result<std::vector<store::EnqueueOutcome>> Outbox::Enqueue(std::vector<PhotometryMessage> messages,

@@ -17,6 +17,7 @@ struct SinkOutcome {
     kDelivered,
     kTransient,  // worth another attempt: a timeout, a 5xx, a lost connection, a broker error
     kPermanent,  // never worth another attempt: a 4xx, a Hermes "error", a message too large
+    kNotSent,    // never left this process (a full local queue, a stop): not an attempt
   };
   int64_t id = 0;  // OutboxWork::id
   Kind kind = Kind::kDelivered;
@@ -38,8 +39,8 @@ class Sink {
   // Sends started and not yet reported by Poll().
   virtual size_t in_flight() const = 0;
   virtual size_t capacity() const = 0;
-  // Gives up what is still in flight: every such send is reported by later Poll() calls (as
-  // kTransient when its fate is unknown). Returns when nothing is in flight or `budget` passed.
+  // Gives up what is still in flight, reporting each such send into `out`: kNotSent when it
+  // never left, kTransient when its fate is unknown. Waits up to `budget` for sends under way.
   virtual void Abandon(std::chrono::milliseconds budget, std::vector<SinkOutcome>& out) = 0;
 };
 

@@ -199,6 +199,10 @@ Status OutboxStore::Complete(std::vector<OutboxResult> results,
             "UPDATE outbox SET state = 4, updated_at = ?2, last_error = ?3, response_body = ?4 "
             "WHERE id = ?1 AND state = 2");
         if (!dead.ok()) return dead.status();
+        auto not_sent = db.Cached(
+            "UPDATE outbox SET state = 1, next_attempt_at = ?3, updated_at = ?2, "
+            "attempts = max(attempts - 1, 0) WHERE id = ?1 AND state = 2");
+        if (!not_sent.ok()) return not_sent.status();
         const int64_t now = NowMillis();
         for (const OutboxResult& r : *shared) {
           Status st;
@@ -211,6 +215,10 @@ Status OutboxStore::Complete(std::vector<OutboxResult> results,
               (*retry)->Reset();
               st = (*retry)->Bind(1, r.id).Bind(2, now).Bind(3, r.retry_at_ms)
                        .BindNoCopy(4, r.error).Run();
+              break;
+            case OutboxResult::Kind::kNotSent:
+              (*not_sent)->Reset();
+              st = (*not_sent)->Bind(1, r.id).Bind(2, now).Bind(3, r.retry_at_ms).Run();
               break;
             case OutboxResult::Kind::kDead:
               (*dead)->Reset();

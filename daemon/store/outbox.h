@@ -79,7 +79,8 @@ struct OutboxWork {
 
 // What a sink made of one claimed entry.
 struct OutboxResult {
-  enum class Kind { kDelivered, kRetry, kDead };
+  // kNotSent: back to pending, due at retry_at_ms, the claim's attempt not counted.
+  enum class Kind { kDelivered, kRetry, kDead, kNotSent };
   int64_t id = 0;
   Kind kind = Kind::kDelivered;
   std::string error;          // kRetry, kDead

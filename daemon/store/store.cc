@@ -171,16 +171,16 @@ void Store::CommitBatch(std::vector<Job>& batch) {
     results[i] = st;
     if (!st.ok() && !db.InTransaction()) {
       // SQLite rolled the whole transaction back by itself (a full disk or database, an I/O
-      // error): the jobs before this one in it are undone too. Tell them, and go on with the
-      // rest in a new transaction.
-      for (size_t j = first; j < i; ++j) {
-        results[j] = Status(st.code(), "undone with a later write: " + st.message());
+      // error): the jobs before this one in it are undone too. The jobs after it are not run:
+      // a later batch of a stream must never commit past an undone earlier one.
+      for (size_t j = first; j < batch.size(); ++j) {
+        if (j != i) results[j] = Status(st.code(), "not stored, with a failed write: " + st.message());
       }
-      first = i + 1;
-      txn = db.RunCached("BEGIN IMMEDIATE");
+      first = batch.size();
+      break;
     }
   }
-  if (txn.ok()) {
+  if (txn.ok() && db.InTransaction()) {
     txn = db.RunCached("COMMIT");
     if (!txn.ok() && db.InTransaction()) (void)db.RunCached("ROLLBACK");
   }

@@ -256,8 +256,12 @@ class StreamConsumer::Impl final : public kafka::ClientEvents {
                                                      std::clamp<size_t>(room, 1, buffer.size()));
       for (ssize_t i = 0; i < n; ++i) Process(kafka::MessagePtr(buffer[static_cast<size_t>(i)]));
       if (n >= 0 && static_cast<size_t>(n) < buffer.size() / 2) NudgeFetcher();
+      // A batch also closes at a quarter of the in-flight memory bound, so that a few batches
+      // of large messages still fit it.
       if (!pending_.empty() &&
           (pending_.size() >= static_cast<size_t>(options_.commit_max_messages) ||
+           pending_memory_->bytes.capacity() + pending_parsed_bytes_ >=
+               options_.max_inflight_bytes / 4 ||
            Clock::now() >= batch_started_ + options_.commit_max_delay)) {
         Flush();
       }
@@ -370,16 +374,18 @@ class StreamConsumer::Impl final : public kafka::ClientEvents {
     const bool closed = rd_kafka_consumer_closed(rk_.get());
     close_queue.reset();
     queue_.reset();
-    // The nudger may be inside a call that waits for an unreachable broker for a minute.
+    // The nudger may be inside a call that waits a minute for an unreachable broker. If it does
+    // not finish within the budget, the client it uses is left alone (never destroyed under
+    // it): to the exit, or leaked when reconnecting, which only happens after broker trouble.
     const bool nudger_stopped =
-        !nudger_ || nudger_->Stop(exiting ? std::max(std::chrono::duration_cast<std::chrono::milliseconds>(
-                                                         deadline - Clock::now()),
-                                                     100ms)
-                                          : std::chrono::milliseconds::max());
+        !nudger_ || nudger_->Stop(std::max(
+                        std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()),
+                        exiting ? 100ms : 2000ms));
     nudger_.reset();
-    if ((!closed || !nudger_stopped) && exiting) {
-      spdlog::warn("stream {}: consumer did not close within {} ms; leaving it to the exit "
-                   "(stored data is complete)", options_.stream.name, budget.count());
+    if (!nudger_stopped || (!closed && exiting)) {
+      spdlog::warn("stream {}: consumer did not close within {} ms; leaving it {} "
+                   "(stored data is complete)", options_.stream.name, budget.count(),
+                   exiting ? "to the exit" : "behind");
       (void)rk_.release();
     } else {
       if (!closed) {

@@ -51,6 +51,10 @@ void FetchNudger::Run(rd_kafka_t* rk, const std::shared_ptr<State>& state) {
     s.wanted.clear();
     lock.unlock();
     for (const Partition& p : partitions) {
+      {
+        std::lock_guard check(s.mu);
+        if (s.stopping) break;  // each query may wait a minute for an unreachable broker
+      }
       int64_t low = 0;
       int64_t high = 0;
       (void)rd_kafka_query_watermark_offsets(rk, p.first.c_str(), p.second, &low, &high, 1000);

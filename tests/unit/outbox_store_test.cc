@@ -363,12 +363,31 @@ TEST(ClassifyHermesAnswerTest, CreatedWithoutUuidIsDelivered) {
   EXPECT_EQ(n.hermes_uuid, "");
 }
 
-TEST(ClassifyHermesAnswerTest, NonJsonOkIsDeliveredWithoutUuid) {
+// A 2xx whose body is not a JSON object is not Hermes (a proxy's page, a wrong base_url): the
+// message was not shared, so it is neither delivered nor retried blindly, but dead and shown.
+TEST(ClassifyHermesAnswerTest, NonJsonOkIsPermanentNotDelivered) {
   for (const std::string body : {"<html>thanks</html>", "", "uuid", "[1, 2"}) {
     SinkOutcome o = ClassifyHermesAnswer(3, 200, body);
-    EXPECT_EQ(o.kind, SinkOutcome::Kind::kDelivered) << body;
-    EXPECT_EQ(o.hermes_uuid, "") << body;
+    EXPECT_EQ(o.kind, SinkOutcome::Kind::kPermanent) << body;
+    EXPECT_EQ(o.response_body, body) << body;
+    EXPECT_THAT(o.error, HasSubstr("not a Hermes answer")) << body;
   }
+}
+
+// The echo of a very large message is read only in part: a 2xx then counts as delivered (it
+// must not be retried, which would share the message again).
+TEST(ClassifyHermesAnswerTest, TruncatedOkIsDeliveredWithoutUuid) {
+  SinkOutcome o = ClassifyHermesAnswer(4, 200, R"({"title": "a very long mess)", true);
+  EXPECT_EQ(o.kind, SinkOutcome::Kind::kDelivered);
+  EXPECT_EQ(o.hermes_uuid, "");
+}
+
+// Whatever bytes an error page holds, what is kept is valid UTF-8.
+TEST(ClassifyHermesAnswerTest, KeptBodyIsMadeValidUtf8) {
+  const std::string latin1 = "Erreur: acc\xe8s refus\xe9 \xff\xfe \xc3\xa9t\xc3\xa9";
+  SinkOutcome o = ClassifyHermesAnswer(5, 403, latin1);
+  EXPECT_EQ(o.kind, SinkOutcome::Kind::kPermanent);
+  EXPECT_EQ(o.response_body, "Erreur: acc?s refus? ?? \xc3\xa9t\xc3\xa9");
 }
 
 TEST(ClassifyHermesAnswerTest, OkWithErrorIsPermanentAndKeepsTheBody) {

@@ -696,9 +696,10 @@ TEST_F(StoreTest, FailingJobInGroupCommitDoesNotUndoTheOthers) {
 }
 
 // A full database (max_size_bytes, as a full disk) makes SQLite roll the whole transaction back
-// by itself: the jobs before the failing one in that group commit are reported undone (never
-// reported committed), and the jobs after it are committed in a new transaction.
-TEST_F(StoreTest, FullDatabaseInGroupCommitReportsUndoneJobsAndGoesOn) {
+// by itself: every job of that group commit is reported failed (the ones before the failing job
+// were undone; the ones after it are not run, so that no later batch commits past an undone
+// one), none is reported committed, and the store goes on with the next jobs.
+TEST_F(StoreTest, FullDatabaseInGroupCommitFailsTheWholeGroupAndGoesOn) {
   StoreOptions small = options_;
   small.max_size_bytes = 2 * 1024 * 1024;
   auto store = MustOpen(small);
@@ -724,12 +725,15 @@ TEST_F(StoreTest, FullDatabaseInGroupCommitReportsUndoneJobsAndGoesOn) {
   ASSERT_TRUE(log->WaitForDone(4));
   const auto results = log->results();
   EXPECT_EQ(results.at(1).code(), StatusCode::kResourceExhausted) << results.at(1).ToString();
-  EXPECT_THAT(results.at(1).message(), HasSubstr("undone"));
+  EXPECT_THAT(results.at(1).message(), HasSubstr("not stored"));
   EXPECT_EQ(results.at(2).code(), StatusCode::kResourceExhausted) << results.at(2).ToString();
-  EXPECT_TRUE(results.at(3).ok()) << results.at(3).ToString();
+  EXPECT_EQ(results.at(3).code(), StatusCode::kResourceExhausted) << results.at(3).ToString();
   RawDb raw(options_.path);
-  EXPECT_EQ(raw.Int("SELECT group_concat(id) FROM t"), 3);
+  EXPECT_EQ(raw.Int("SELECT count(*) FROM t"), 0);
   EXPECT_TRUE(store->Stats().write_error.empty()) << "a full database is not a broken store";
+  // The next write that fits is stored.
+  EXPECT_TRUE(store->Write(InsertRow(4)).ok());
+  EXPECT_EQ(raw.Int("SELECT group_concat(id) FROM t"), 4);
 }
 
 TEST_F(StoreTest, SubmitAfterCloseIsUnavailable) {
