@@ -35,17 +35,6 @@ OutboxEntry ReadEntry(Statement& s, bool with_body) {
   return e;
 }
 
-// Every row of `stmt`, read with `read`.
-template <typename Row, typename ReadRow>
-Status CollectRows(Statement& stmt, std::vector<Row>& out, ReadRow read) {
-  for (;;) {
-    auto row = stmt.Step();
-    if (!row.ok()) return row.status();
-    if (!row.value()) return Status::Ok();
-    out.push_back(read(stmt));
-  }
-}
-
 Result<std::optional<OutboxEntry>> FindByUuid(Connection& db, const std::string& uuid,
                                               bool with_body) {
   auto stmt = db.Prepare(std::string("SELECT ") + kEntryColumns +

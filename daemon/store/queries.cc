@@ -28,16 +28,6 @@ AlertRow ReadAlert(Statement& s, bool with_payload) {
   return a;
 }
 
-template <typename Row, typename ReadRow>
-Status Collect(Statement& stmt, std::vector<Row>& out, ReadRow read) {
-  for (;;) {
-    auto row = stmt.Step();
-    if (!row.ok()) return row.status();
-    if (!row.value()) return Status::Ok();
-    out.push_back(read(stmt));
-  }
-}
-
 }  // namespace
 
 Result<std::vector<AlertRow>> Queries::SelectAlerts(const AlertFilter& f, bool newest_first,
@@ -55,7 +45,7 @@ Result<std::vector<AlertRow>> Queries::SelectAlerts(const AlertFilter& f, bool n
     if (!stmt.ok()) return stmt.status();
     stmt->Bind(1, f.stream).Bind(2, f.topic).Bind(3, f.handler).Bind(4, f.stored_from_ms)
         .Bind(5, f.stored_to_ms).Bind(6, bound_id).Bind(7, int64_t{limit});
-    return Collect(*stmt, out, [&](Statement& s) { return ReadAlert(s, f.include_payload); });
+    return CollectRows(*stmt, out, [&](Statement& s) { return ReadAlert(s, f.include_payload); });
   });
   if (!st.ok()) return st;
   return out;
@@ -77,7 +67,7 @@ Result<AlertRow> Queries::GetAlert(int64_t id) {
     auto stmt = db.Prepare(std::string("SELECT ") + kAlertColumns + ", payload FROM alerts WHERE id = ?");
     if (!stmt.ok()) return stmt.status();
     stmt->Bind(1, id);
-    return Collect(*stmt, out, [](Statement& s) { return ReadAlert(s, true); });
+    return CollectRows(*stmt, out, [](Statement& s) { return ReadAlert(s, true); });
   });
   if (!st.ok()) return st;
   if (out.empty()) return Status::NotFound("no alert with id " + std::to_string(id));
@@ -114,7 +104,7 @@ Result<std::vector<PhotometryRow>> Queries::ListPhotometry(const std::string& ta
         "AND id > ?4 ORDER BY id LIMIT ?5");
     if (!stmt.ok()) return stmt.status();
     stmt->Bind(1, target).Bind(2, jd_from).Bind(3, jd_to).Bind(4, after_id).Bind(5, int64_t{limit});
-    return Collect(*stmt, out, [](Statement& s) {
+    return CollectRows(*stmt, out, [](Statement& s) {
       PhotometryRow p;
       p.id = s.ColumnInt(0);
       p.alert_id = s.ColumnInt(1);
@@ -155,7 +145,7 @@ Result<std::vector<QuarantineRow>> Queries::ListQuarantine(const std::string& st
     if (!stmt.ok()) return stmt.status();
     stmt->Bind(1, stream).Bind(2, topic).Bind(3, int64_t{include_payload}).Bind(4, before_id)
         .Bind(5, int64_t{limit});
-    return Collect(*stmt, out, [](Statement& s) {
+    return CollectRows(*stmt, out, [](Statement& s) {
       QuarantineRow q;
       q.id = s.ColumnInt(0);
       q.stream = s.ColumnText(1);

@@ -10,6 +10,7 @@
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <vector>
 
 #include "common/status.h"
 
@@ -138,5 +139,16 @@ class Statement {
   sqlite3* db_;
   std::unique_ptr<sqlite3_stmt, StmtFinalizer> stmt_;
 };
+
+// Appends read(stmt) for every row `stmt` returns.
+template <typename Row, typename ReadRow>
+Status CollectRows(Statement& stmt, std::vector<Row>& out, ReadRow read) {
+  for (;;) {
+    auto row = stmt.Step();
+    if (!row.ok()) return row.status();
+    if (!row.value()) return Status::Ok();
+    out.push_back(read(stmt));
+  }
+}
 
 }  // namespace tomstream::store
