@@ -9,9 +9,8 @@ namespace {
 
 using google::protobuf::util::TimeUtil;
 
-template <typename T>
-std::optional<double> Optional(const T& message, bool has, double value) {
-  (void)message;
+// A proto3 `optional double` as std::optional.
+std::optional<double> Optional(bool has, double value) {
   return has ? std::optional<double>(value) : std::nullopt;
 }
 
@@ -32,19 +31,19 @@ outbox::PhotometryMessage FromProto(const v1::PhotometryMessage& m) {
     o.name = t.name();
     o.ra = t.ra();
     o.dec = t.dec();
-    o.ra_error = Optional(t, t.has_ra_error(), t.ra_error());
-    o.dec_error = Optional(t, t.has_dec_error(), t.dec_error());
+    o.ra_error = Optional(t.has_ra_error(), t.ra_error());
+    o.dec_error = Optional(t.has_dec_error(), t.dec_error());
     o.ra_error_units = t.ra_error_units();
     o.dec_error_units = t.dec_error_units();
-    o.pm_ra = Optional(t, t.has_pm_ra(), t.pm_ra());
-    o.pm_dec = Optional(t, t.has_pm_dec(), t.pm_dec());
+    o.pm_ra = Optional(t.has_pm_ra(), t.pm_ra());
+    o.pm_dec = Optional(t.has_pm_dec(), t.pm_dec());
     o.epoch = t.epoch();
     o.aliases.assign(t.aliases().begin(), t.aliases().end());
-    o.redshift = Optional(t, t.has_redshift(), t.redshift());
-    o.distance = Optional(t, t.has_distance(), t.distance());
+    o.redshift = Optional(t.has_redshift(), t.redshift());
+    o.distance = Optional(t.has_distance(), t.distance());
     o.distance_units = t.distance_units();
     o.host_name = t.host_name();
-    o.host_redshift = Optional(t, t.has_host_redshift(), t.host_redshift());
+    o.host_redshift = Optional(t.has_host_redshift(), t.host_redshift());
     o.new_discovery = t.new_discovery();
     o.comments = t.comments();
     o.group_associations.assign(t.group_associations().begin(), t.group_associations().end());
@@ -62,14 +61,14 @@ outbox::PhotometryMessage FromProto(const v1::PhotometryMessage& m) {
     o.telescope = p.telescope();
     o.instrument = p.instrument();
     o.bandpass = p.bandpass();
-    o.brightness = Optional(p, p.has_brightness(), p.brightness());
-    o.brightness_error = Optional(p, p.has_brightness_error(), p.brightness_error());
+    o.brightness = Optional(p.has_brightness(), p.brightness());
+    o.brightness_error = Optional(p.has_brightness_error(), p.brightness_error());
     o.brightness_unit = p.brightness_unit();
-    o.limiting_brightness = Optional(p, p.has_limiting_brightness(), p.limiting_brightness());
+    o.limiting_brightness = Optional(p.has_limiting_brightness(), p.limiting_brightness());
     o.limiting_brightness_error =
-        Optional(p, p.has_limiting_brightness_error(), p.limiting_brightness_error());
+        Optional(p.has_limiting_brightness_error(), p.limiting_brightness_error());
     o.limiting_brightness_unit = p.limiting_brightness_unit();
-    o.exposure_time = Optional(p, p.has_exposure_time(), p.exposure_time());
+    o.exposure_time = Optional(p.has_exposure_time(), p.exposure_time());
     o.observer = p.observer();
     o.comments = p.comments();
     o.catalog = p.catalog();

@@ -118,7 +118,7 @@ void KafkaSink::Send(store::OutboxWork work) {
     return vu;
   };
   static const std::string kJson = "json";
-  rd_kafka_vu_t vus[8] = {};
+  rd_kafka_vu_t vus[9] = {};
   vus[0].vtype = RD_KAFKA_VTYPE_TOPIC;
   vus[0].u.cstr = work.topic.c_str();
   vus[1].vtype = RD_KAFKA_VTYPE_VALUE;
@@ -131,13 +131,9 @@ void KafkaSink::Send(store::OutboxWork work) {
   vus[5] = header("_sender", sender_);
   vus[6] = header("title", work.title);
   vus[7] = header("topic", work.topic);
-  rd_kafka_vu_t opaque{};
-  opaque.vtype = RD_KAFKA_VTYPE_OPAQUE;
-  opaque.u.ptr = reinterpret_cast<void*>(static_cast<intptr_t>(work.id));
-  rd_kafka_vu_t all[9];
-  std::copy(std::begin(vus), std::end(vus), all);
-  all[8] = opaque;
-  kafka::ErrorPtr error(rd_kafka_produceva(rk_.get(), all, 9));
+  vus[8].vtype = RD_KAFKA_VTYPE_OPAQUE;
+  vus[8].u.ptr = reinterpret_cast<void*>(static_cast<intptr_t>(work.id));
+  kafka::ErrorPtr error(rd_kafka_produceva(rk_.get(), vus, std::size(vus)));
   const rd_kafka_resp_err_t err = error ? rd_kafka_error_code(error.get()) : RD_KAFKA_RESP_ERR_NO_ERROR;
   if (err == RD_KAFKA_RESP_ERR__QUEUE_FULL) {
     // Back-pressure from the local queue (it is bounded in bytes, entries are not): try later.

@@ -207,8 +207,11 @@ class Outbox::Publisher {
     for (const SinkOutcome& o : outcomes) {
       store::OutboxResult r;
       r.id = o.id;
-      const int attempts = attempts_.count(o.id) != 0 ? attempts_[o.id] : 1;
-      attempts_.erase(o.id);
+      int attempts = 1;
+      if (auto it = attempts_.find(o.id); it != attempts_.end()) {
+        attempts = it->second;
+        attempts_.erase(it);
+      }
       switch (o.kind) {
         case SinkOutcome::Kind::kDelivered:
           r.kind = store::OutboxResult::Kind::kDelivered;
@@ -394,12 +397,15 @@ Result<std::vector<store::EnqueueOutcome>> Outbox::Enqueue(std::vector<Photometr
   auto [st, outcomes] = future.get();
   if (!st.ok()) return st.WithContext("storing the messages");
   for (size_t i = 0; i < messages.size(); ++i) {
-    if (outcomes[i].duplicate) continue;
-    for (size_t p = 0; p < publishers_.size(); ++p) {
-      if (options_.destinations[p].name == messages[i].destination) publishers_[p]->Wake();
-    }
+    if (!outcomes[i].duplicate) WakePublisher(messages[i].destination);
   }
   return std::move(outcomes);
+}
+
+void Outbox::WakePublisher(const std::string& destination) {
+  for (size_t p = 0; p < publishers_.size(); ++p) {
+    if (options_.destinations[p].name == destination) publishers_[p]->Wake();
+  }
 }
 
 Result<std::vector<store::OutboxEntry>> Outbox::List(const store::OutboxFilter& filter,
@@ -411,11 +417,7 @@ Result<store::OutboxEntry> Outbox::Get(const std::string& uuid) { return store_.
 
 Result<store::OutboxEntry> Outbox::Retry(const std::string& uuid) {
   auto entry = store_.Retry(uuid, NowMillis());
-  if (entry.ok()) {
-    for (size_t p = 0; p < publishers_.size(); ++p) {
-      if (options_.destinations[p].name == entry->destination) publishers_[p]->Wake();
-    }
-  }
+  if (entry.ok()) WakePublisher(entry->destination);
   return entry;
 }
 

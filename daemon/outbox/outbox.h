@@ -76,6 +76,8 @@ class Outbox {
  private:
   class Publisher;
   Outbox(OutboxOptions options, store::Store& store);
+  // Entries of `destination` may be due now: its publisher claims without waiting.
+  void WakePublisher(const std::string& destination);
 
   const OutboxOptions options_;
   store::OutboxStore store_;

@@ -155,7 +155,6 @@ void Store::WriterLoop() {
 void Store::CommitBatch(std::vector<Job>& batch) {
   Connection& db = *writer_;
   std::vector<Status> results(batch.size());
-  size_t first = 0;  // the first job of the open transaction
   Status txn = db.RunCached("BEGIN IMMEDIATE");
   for (size_t i = 0; txn.ok() && i < batch.size(); ++i) {
     Status st = db.RunCached("SAVEPOINT job");
@@ -173,11 +172,10 @@ void Store::CommitBatch(std::vector<Job>& batch) {
       // SQLite rolled the whole transaction back by itself (a full disk or database, an I/O
       // error): the jobs before this one in it are undone too. The jobs after it are not run:
       // a later batch of a stream must never commit past an undone earlier one.
-      for (size_t j = first; j < batch.size(); ++j) {
+      for (size_t j = 0; j < batch.size(); ++j) {
         if (j != i) results[j] = Status(st.code(), "not stored, with a failed write: " + st.message());
       }
-      first = batch.size();
-      break;
+      break;  // no transaction is open any more: nothing to commit
     }
   }
   if (txn.ok() && db.InTransaction()) {
@@ -192,7 +190,7 @@ void Store::CommitBatch(std::vector<Job>& batch) {
       std::lock_guard lock(mu_);
       write_error_ = txn.message();
     }
-    for (size_t j = first; j < batch.size(); ++j) results[j] = txn;
+    for (auto& r : results) r = txn;
   }
   for (size_t i = 0; i < batch.size(); ++i) {
     if (batch[i].done) batch[i].done(results[i]);
