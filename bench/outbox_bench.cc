@@ -392,8 +392,11 @@ struct EnqueueRun {
 
 // `calls` EnqueuePhotometry calls of `per_call` messages each, from `threads` client threads
 // sharing one channel, stopped after `limit`. Message tokens are `phase` + a running number.
+// With `validate_only` the daemon validates and renders but stores nothing: the same call
+// without the commit, the floor the committed figures are compared with.
 EnqueueRun EnqueueRate(pb::Control::Stub& stub, const std::string& topic, char phase,
-                       int threads, long calls, int per_call, std::chrono::seconds limit) {
+                       int threads, long calls, int per_call, std::chrono::seconds limit,
+                       bool validate_only = false) {
   // Requests are built beforehand so that the clock sees the calls only.
   std::vector<pb::EnqueuePhotometryRequest> requests(static_cast<size_t>(calls));
   for (long c = 0; c < calls; ++c) {
@@ -401,6 +404,7 @@ EnqueueRun EnqueueRate(pb::Control::Stub& stub, const std::string& topic, char p
       *requests[static_cast<size_t>(c)].add_messages() =
           MakeMessage(topic, Token(phase, c * per_call + m));
     }
+    requests[static_cast<size_t>(c)].set_validate_only(validate_only);
   }
   std::atomic<long> next{0};
   std::atomic<long> done{0};
@@ -734,6 +738,10 @@ int main(int argc, char** argv) {
     std::printf("messages: one target, one photometry row; rendered body %zu bytes\n",
                 template_body.size());
 
+    const EnqueueRun floor_seq = EnqueueRate(*stub, topic, 'V', 1, 10000, 1, 30s, true);
+    const EnqueueRun floor_conc = EnqueueRate(*stub, topic, 'V', 16, 20000, 1, 30s, true);
+    std::printf("(a) validate_only: %ld sequential calls in %.2f s, %ld from 16 threads in %.2f s\n",
+                floor_seq.calls, floor_seq.seconds, floor_conc.calls, floor_conc.seconds);
     const EnqueueRun seq = EnqueueRate(*stub, topic, 'S', 1, 10000, 1, 30s);
     std::printf("(a) sequential:   %ld calls in %.2f s\n", seq.calls, seq.seconds);
     WaitDrained(reader, *daemon, 120s);
@@ -802,6 +810,8 @@ int main(int argc, char** argv) {
          ">= 5000", Verdict(seq_rate >= 5000));
     Line("(a) enqueue 1 msg/call, 16 threads", F(conc_rate, 0) + " calls/s", ">= 5000",
          Verdict(conc_rate >= 5000));
+    Line("    same calls validate_only (no commit), 1 / 16", F(floor_seq.calls / floor_seq.seconds, 0) +
+         " / " + F(floor_conc.calls / floor_conc.seconds, 0) + " calls/s", "(comparison)", "");
     Line("(a) enqueue 1000 msgs/call", F(batch_rate, 0) + " rows/s", ">= 50000",
          Verdict(batch_rate >= 50000));
     Line("(b) delivery of a " + std::to_string(n) + " backlog to the broker",
