@@ -2,15 +2,18 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <condition_variable>
 #include <thread>
 
+#include <spdlog/fmt/ranges.h>
 #include <spdlog/spdlog.h>
 
 #include "app/notifier.h"
 #include "common/logging.h"
 #include "common/version.h"
 #include "control/control_server.h"
+#include "control/unix_socket.h"
 #include "store/queries.h"
 #include "store/store.h"
 #include "stream/kafka_version.h"
@@ -66,6 +69,7 @@ void BlockSignals() {
 
 Daemon::Daemon(config::Config config)
     : config_(std::move(config)),
+      current_(config_),
       started_at_(std::chrono::system_clock::now()),
       started_steady_(std::chrono::steady_clock::now()) {}
 
@@ -77,6 +81,9 @@ Status Daemon::Start(Notifier& notifier) {
   co.socket_group = config_.control.socket_group;
   co.tcp_listen = config_.control.tcp_listen;
   co.max_message_bytes = config_.control.max_message_bytes;
+  auto activated = control::TakeActivatedSocket(config_.control.socket);
+  if (!activated.ok()) return activated.status();
+  co.listen_fd = *activated;
   // First, so that a second daemon started by mistake gives up before it touches the store.
   auto claim = control::ControlServer::Claim(co);
   if (!claim.ok()) return claim.status();
@@ -99,12 +106,7 @@ Status Daemon::Start(Notifier& notifier) {
   TOMSTREAM_RETURN_IF_ERROR(streams_->Start());
 
   notifier.Status("starting the outbox");
-  outbox::OutboxOptions oo;
-  oo.destinations = config_.destinations;
-  oo.streams = config_.streams;
-  auto outbox = outbox::Outbox::Start(std::move(oo), *store_);
-  if (!outbox.ok()) return outbox.status();
-  outbox_ = std::move(outbox).value();
+  TOMSTREAM_RETURN_IF_ERROR(StartOutbox(config_));
 
   auto server = control::ControlServer::Start(co, std::move(claim).value(), *this);
   if (!server.ok()) return server.status();
@@ -114,10 +116,10 @@ Status Daemon::Start(Notifier& notifier) {
 
 void Daemon::Stop(Notifier& notifier) {
   notifier.Stopping("stopping");
-  StopDeadline deadline(config_.daemon.shutdown_timeout);
-  if (control_) control_->Shutdown(config_.daemon.shutdown_timeout / 4);
-  if (outbox_) outbox_->Stop(config_.daemon.shutdown_timeout / 8);
-  if (streams_) streams_->Stop(config_.daemon.shutdown_timeout / 2);
+  StopDeadline deadline(current_.daemon.shutdown_timeout);
+  if (control_) control_->Shutdown(current_.daemon.shutdown_timeout / 4);
+  if (auto outbox = CurrentOutbox()) outbox->Stop(current_.daemon.shutdown_timeout / 8);
+  if (streams_) streams_->Stop(current_.daemon.shutdown_timeout / 2);
   if (store_) store_->Close();
   spdlog::info("stopped");
 }
@@ -136,19 +138,154 @@ int Daemon::Run() {
   notifier.Ready(StatusLine());
   spdlog::info("ready");
 
+  using std::chrono::milliseconds;
+  const auto watchdog = Notifier::WatchdogInterval();
+  const milliseconds tick =
+      watchdog ? std::clamp(std::chrono::duration_cast<milliseconds>(*watchdog / 4),
+                            milliseconds(50), milliseconds(1000))
+               : milliseconds(1000);
+  const milliseconds stall_limit =
+      watchdog ? std::max(std::chrono::duration_cast<milliseconds>(*watchdog / 2),
+                          milliseconds(2000))
+               : milliseconds(0);
+  if (watchdog) {
+    spdlog::info("watchdog: {} ms; pinging every {} ms while no loop stalls for {} ms",
+                 std::chrono::duration_cast<milliseconds>(*watchdog).count(), tick.count(),
+                 stall_limit.count());
+  }
+  std::vector<std::string> stalled;
   for (;;) {
-    const timespec tick{1, 0};
+    const timespec wait{static_cast<time_t>(tick.count() / 1000),
+                        static_cast<long>(tick.count() % 1000) * 1000000L};
     siginfo_t info{};
-    const int sig = sigtimedwait(&handled, &info, &tick);
+    const int sig = sigtimedwait(&handled, &info, &wait);
     if (sig == SIGTERM || sig == SIGINT) {
       spdlog::info("received {}, shutting down", sig == SIGTERM ? "SIGTERM" : "SIGINT");
       break;
     }
-    if (sig == SIGHUP) spdlog::warn("SIGHUP: configuration reload is not supported yet; ignored");
-    notifier.Status(StatusLine());
+    if (sig == SIGHUP) Reload(notifier);
+    std::string line = StatusLine();
+    if (watchdog) {
+      std::vector<std::string> now_stalled = StalledLoops(stall_limit);
+      if (now_stalled != stalled) {
+        if (now_stalled.empty()) {
+          spdlog::info("watchdog: every loop makes progress again");
+        } else {
+          spdlog::error("watchdog: no progress for {} ms in: {}; not pinging", stall_limit.count(),
+                        fmt::join(now_stalled, ", "));
+        }
+        stalled = std::move(now_stalled);
+      }
+      if (stalled.empty()) {
+        notifier.Watchdog();
+      } else {
+        line += fmt::format("; stalled: {}", fmt::join(stalled, ", "));
+      }
+    }
+    notifier.Status(line);
   }
   Stop(notifier);
   return 0;
+}
+
+Status Daemon::StartOutbox(const config::Config& config) {
+  outbox::OutboxOptions oo;
+  oo.destinations = config.destinations;
+  oo.streams = config.streams;
+  auto started = outbox::Outbox::Start(std::move(oo), *store_);
+  if (!started.ok()) return started.status();
+  std::lock_guard lock(outbox_mu_);
+  outbox_ = std::move(started).value();
+  return Status::Ok();
+}
+
+std::shared_ptr<outbox::Outbox> Daemon::CurrentOutbox() const {
+  std::lock_guard lock(outbox_mu_);
+  return outbox_;
+}
+
+std::vector<std::string> Daemon::StalledLoops(std::chrono::milliseconds limit) {
+  std::vector<std::string> out = streams_->Stalled(limit);
+  for (std::string& d : CurrentOutbox()->Stalled(limit)) out.push_back(std::move(d));
+  const Status answered = control_->Probe(std::min(limit, std::chrono::milliseconds(1000)));
+  if (!answered.ok()) out.push_back("control server (" + answered.message() + ")");
+  return out;
+}
+
+namespace {
+
+// The streams kafka destinations publish through, by name (a change restarts the outbox).
+std::vector<config::StreamConfig> PublishingStreams(const config::Config& c) {
+  std::vector<config::StreamConfig> out;
+  for (const auto& d : c.destinations) {
+    if (d.kind != config::DestinationKind::kKafka) continue;
+    for (const auto& s : c.streams) {
+      if (s.name == d.stream) {
+        out.push_back(s);
+        out.back().routes.clear();  // routes do not matter to a producer
+      }
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
+void Daemon::Reload(Notifier& notifier) {
+  const std::string& path = config_.source_path;
+  spdlog::info("SIGHUP: reloading {}", path);
+  notifier.Reloading("reloading " + path);
+  auto loaded = config::LoadConfig(path, config::SecretResolver::System());
+  if (!loaded.ok()) {
+    spdlog::error("reload: {} is invalid; the running configuration stays in force:\n{}", path,
+                  loaded.status().message());
+    notifier.Ready(StatusLine() + "; last reload failed: invalid configuration");
+    return;
+  }
+  config::Config next = std::move(loaded).value();
+  // Kept from the start: the store is open and the socket is served.
+  if (next.control != config_.control) {
+    spdlog::warn("reload: [control] changes need a restart; kept as they are");
+  }
+  next.control = config_.control;
+  const config::StoreConfig kept_store = [&] {
+    config::StoreConfig s = config_.store;
+    s.commit_max_messages = next.store.commit_max_messages;  // applied to restarted streams
+    s.commit_max_delay = next.store.commit_max_delay;
+    return s;
+  }();
+  if (next.store != kept_store) {
+    spdlog::warn("reload: [store] changes other than commit_max_* need a restart; kept as they are");
+  }
+  next.store = kept_store;
+
+  std::vector<std::string> changes;
+  if (next.daemon.log_level != current_.daemon.log_level) {
+    spdlog::set_level(*ParseLogLevel(next.daemon.log_level));
+    changes.push_back("log level " + next.daemon.log_level);
+  }
+  const auto budget = next.daemon.shutdown_timeout / 2;
+  for (std::string& c : streams_->Reload(next, budget)) changes.push_back(std::move(c));
+  if (next.destinations != current_.destinations ||
+      PublishingStreams(next) != PublishingStreams(current_)) {
+    CurrentOutbox()->Stop(next.daemon.shutdown_timeout / 8);
+    Status started = StartOutbox(next);
+    if (started.ok()) {
+      changes.push_back("outbox restarted with " + std::to_string(next.destinations.size()) +
+                        " destinations");
+    } else {
+      spdlog::error("reload: the outbox did not start with the new destinations ({}); "
+                    "restarting it with the previous ones",
+                    started.message());
+      next.destinations = current_.destinations;
+      Status again = StartOutbox(current_);
+      if (!again.ok()) spdlog::critical("reload: the outbox is not running: {}", again.message());
+    }
+  }
+  current_ = std::move(next);
+  spdlog::info("reload: done; {}",
+               changes.empty() ? std::string("nothing changed") : fmt::format("{}", fmt::join(changes, "; ")));
+  notifier.Ready(StatusLine());
 }
 
 std::string Daemon::StatusLine() const {
@@ -182,8 +319,8 @@ control::DaemonSnapshot Daemon::Snapshot() const {
     s.store = {st.path, st.schema_version, st.size_bytes, st.wal_size_bytes, st.write_error};
   }
   if (streams_) s.streams = streams_->Snapshot();
-  if (outbox_) {
-    auto status = outbox_->GetStatus();
+  if (auto outbox = CurrentOutbox()) {
+    auto status = outbox->GetStatus();
     if (status.ok()) s.outbox = std::move(status).value();
   }
   return s;
@@ -256,24 +393,24 @@ Result<std::vector<store::QuarantineRow>> Daemon::ListQuarantine(const std::stri
 
 Result<std::vector<store::EnqueueOutcome>> Daemon::EnqueuePhotometry(
     std::vector<outbox::PhotometryMessage> messages, bool validate_only) {
-  return outbox_->Enqueue(std::move(messages), validate_only);
+  return CurrentOutbox()->Enqueue(std::move(messages), validate_only);
 }
 
 Result<std::vector<store::OutboxEntry>> Daemon::ListOutbox(const store::OutboxFilter& filter,
                                                            int64_t before_id, int limit) {
-  return outbox_->List(filter, before_id, limit);
+  return CurrentOutbox()->List(filter, before_id, limit);
 }
 
 Result<store::OutboxEntry> Daemon::GetOutboxEntry(const std::string& uuid) {
-  return outbox_->Get(uuid);
+  return CurrentOutbox()->Get(uuid);
 }
 
 Result<store::OutboxEntry> Daemon::RetryOutboxEntry(const std::string& uuid) {
-  return outbox_->Retry(uuid);
+  return CurrentOutbox()->Retry(uuid);
 }
 
 Result<store::OutboxEntry> Daemon::CancelOutboxEntry(const std::string& uuid) {
-  return outbox_->Cancel(uuid);
+  return CurrentOutbox()->Cancel(uuid);
 }
 
 }  // namespace tomstream::app

@@ -7,6 +7,17 @@
 // in-flight ones -> consumers store what they read and commit offsets -> the store commits what
 // is queued and closes. If the whole stop takes longer than daemon.shutdown_timeout_ms the
 // process exits with status 1 rather than hang.
+//
+// Reload (SIGHUP): RELOADING=1 -> the file is read and validated again; when invalid it is
+// logged and the running configuration stays -> streams and routes are applied in place
+// (StreamManager::Reload()), the outbox restarts if its destinations (or the streams they
+// publish through) changed, the log level follows daemon.log_level -> READY=1. [store] and
+// [control] need a restart; a change there is logged and ignored.
+//
+// Watchdog (WatchdogSec=): WATCHDOG=1 is sent every quarter interval (at most each second) only
+// while every stream consumer and outbox publisher went round its loop within half the
+// interval (at least 2 s) and the control server answers a call; otherwise the pings stop, the
+// stalled loops are logged and shown in STATUS=, and systemd restarts the daemon.
 #pragma once
 
 #include <atomic>
@@ -15,6 +26,7 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <vector>
 
 #include "config/config.h"
 #include "control/daemon_view.h"
@@ -78,10 +90,18 @@ class Daemon final : public control::DaemonView {
  private:
   Status Start(Notifier& notifier);
   void Stop(Notifier& notifier);
+  void Reload(Notifier& notifier);
+  // Starts an outbox for `config`'s destinations and makes it the one calls use.
+  Status StartOutbox(const config::Config& config);
+  std::shared_ptr<outbox::Outbox> CurrentOutbox() const;
+  // The loops that made no progress within `limit` (see the watchdog above).
+  std::vector<std::string> StalledLoops(std::chrono::milliseconds limit);
   std::string StatusLine() const;
 
-  // Constant after construction.
+  // Constant after construction; [store] and [control] stay as they were at the start.
   const config::Config config_;
+  // The configuration in force: config_ plus reloads. Main thread only.
+  config::Config current_;
   const std::chrono::system_clock::time_point started_at_;
   const std::chrono::steady_clock::time_point started_steady_;
 
@@ -89,8 +109,10 @@ class Daemon final : public control::DaemonView {
   std::unique_ptr<store::Store> store_;
   std::unique_ptr<store::Queries> queries_;
   std::unique_ptr<stream::StreamManager> streams_;
-  std::unique_ptr<outbox::Outbox> outbox_;
   std::unique_ptr<control::ControlServer> control_;
+  // Replaced by a reload; a call keeps the one it started with.
+  mutable std::mutex outbox_mu_;
+  std::shared_ptr<outbox::Outbox> outbox_;  // GUARDED_BY(outbox_mu_)
 };
 
 // Blocks the signals the daemon handles synchronously in its main loop (SIGTERM, SIGINT, SIGHUP)

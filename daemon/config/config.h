@@ -22,6 +22,8 @@ inline constexpr const char* kDefaultConfigPath = "/etc/tomstreamd/tomstreamd.to
 struct DaemonConfig {
   std::string log_level = "info";
   std::chrono::milliseconds shutdown_timeout{10000};
+
+  bool operator==(const DaemonConfig&) const = default;
 };
 
 struct StoreConfig {
@@ -34,6 +36,8 @@ struct StoreConfig {
   // The largest the database file may grow, in MiB; 0: no limit but the disk. A write that
   // would pass it fails (RESOURCE_EXHAUSTED) and stores nothing; what is stored stays intact.
   int64_t max_size_mb = 0;
+
+  bool operator==(const StoreConfig&) const = default;
 };
 
 struct ControlConfig {
@@ -43,6 +47,8 @@ struct ControlConfig {
   // Optional TCP listener ("127.0.0.1:50051"). Empty: none. Carries no authentication.
   std::string tcp_listen;
   int max_message_bytes = 4 * 1024 * 1024;
+
+  bool operator==(const ControlConfig&) const = default;
 };
 
 enum class Security { kNone, kPlain, kScramSha512, kOauthBearer };
@@ -54,6 +60,8 @@ struct StartPosition {
   Kind kind = Kind::kEarliest;
   int64_t time_ms = 0;  // kTime: Unix epoch milliseconds
   int64_t last_n = 0;   // kLastN
+
+  bool operator==(const StartPosition&) const = default;
 };
 
 struct RouteConfig {
@@ -63,6 +71,8 @@ struct RouteConfig {
   std::string handler;
   std::optional<StartPosition> start;  // unset: the stream's start
   bool include_test = false;
+
+  bool operator==(const RouteConfig&) const = default;
 };
 
 struct StreamConfig {
@@ -85,6 +95,8 @@ struct StreamConfig {
   // How often the broker's topic list is read again (routes to new topics, patterns).
   std::chrono::milliseconds topic_refresh{10000};
   std::vector<RouteConfig> routes;
+
+  bool operator==(const StreamConfig&) const = default;
 };
 
 enum class DestinationKind { kHermes, kKafka };
@@ -105,6 +117,8 @@ struct DestinationConfig {
   // Entries being sent at once: parallel HTTP requests (hermes), or messages awaiting their
   // delivery report (kafka).
   int max_in_flight = 0;  // 0: the kind's default, 4 (hermes) or 1000 (kafka)
+
+  bool operator==(const DestinationConfig&) const = default;
 };
 
 struct Config {

@@ -29,6 +29,9 @@ class Secret {
   // Where the value came from, e.g. "env HOP_PASSWORD" or "inline"; safe to log.
   const std::string& describe() const { return origin_; }
 
+  // Same value from the same place (a reload compares configurations with it).
+  bool operator==(const Secret&) const = default;
+
  private:
   std::string value_;
   std::string origin_;

@@ -1,14 +1,19 @@
 #include "control/control_server.h"
 
+#include <poll.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <google/protobuf/util/time_util.h>
 #include <grpcpp/ext/proto_server_reflection_plugin.h>
 #include <grpcpp/grpcpp.h>
+#include <grpcpp/server_posix.h>
 #include <spdlog/spdlog.h>
 
 #include "common/astro.h"
 #include "common/clock.h"
+#include "common/test_hooks.h"
 #include "common/version.h"
 #include "control/outbox_proto.h"
 #include "control/unix_socket.h"
@@ -216,6 +221,7 @@ class ControlService final : public pb::Control::Service {
 
   grpc::Status GetVersion(grpc::ServerContext*, const pb::GetVersionRequest*,
                           pb::GetVersionResponse* out) override {
+    test_hooks::MaybeStall(test_hooks::Loop::kControl);
     const VersionInfo v = view_.Versions();
     out->set_version(v.version);
     out->set_api_version(kApiVersion);
@@ -532,11 +538,62 @@ class ControlService final : public pb::Control::Service {
 
 }  // namespace
 
+// Serves a listening socket systemd passed (socket activation). gRPC cannot adopt a listening
+// socket, only connected ones (AddInsecureChannelFromFd), so this thread accepts connections and
+// hands each one to the server.
+class Acceptor {
+ public:
+  Acceptor(int listen_fd, grpc::Server& server)
+      : listen_fd_(listen_fd), wake_fd_(eventfd(0, EFD_CLOEXEC)), server_(server) {
+    thread_ = std::thread([this] { Run(); });
+  }
+  ~Acceptor() {
+    const uint64_t one = 1;
+    if (write(wake_fd_, &one, sizeof one) < 0) spdlog::warn("control: cannot wake the acceptor");
+    thread_.join();
+    close(wake_fd_);
+    close(listen_fd_);  // systemd keeps its own copy for the next start
+  }
+  Acceptor(const Acceptor&) = delete;
+  Acceptor& operator=(const Acceptor&) = delete;
+
+ private:
+  void Run() {
+    for (;;) {
+      pollfd fds[2] = {{listen_fd_, POLLIN, 0}, {wake_fd_, POLLIN, 0}};
+      if (poll(fds, 2, -1) < 0) {
+        if (errno == EINTR) continue;
+        spdlog::error("control: poll on the activated socket failed: {}", std::strerror(errno));
+        return;
+      }
+      if (fds[1].revents != 0) return;
+      const int fd = accept4(listen_fd_, nullptr, nullptr, SOCK_CLOEXEC | SOCK_NONBLOCK);
+      if (fd < 0) {
+        // The peer may have gone already (ECONNABORTED), or the process is out of descriptors:
+        // go on either way; a pause keeps an fd shortage from spinning.
+        if (errno != EAGAIN && errno != ECONNABORTED && errno != EINTR) {
+          spdlog::warn("control: accept on the activated socket failed: {}", std::strerror(errno));
+          std::this_thread::sleep_for(std::chrono::milliseconds(100));
+        }
+        continue;
+      }
+      grpc::AddInsecureChannelFromFd(&server_, fd);  // the server owns fd from here
+    }
+  }
+
+  const int listen_fd_;
+  const int wake_fd_;
+  grpc::Server& server_;
+  std::thread thread_;  // last: uses the members above
+};
+
 struct ControlServer::Impl {
   ControlServerOptions options;
   LockFile claim;  // held until after the socket file is removed
   std::unique_ptr<ControlService> service;
   std::unique_ptr<grpc::Server> server;
+  std::unique_ptr<Acceptor> acceptor;  // only when socket-activated
+  std::shared_ptr<grpc::Channel> probe_channel;
   bool stopped = false;
 };
 
@@ -545,6 +602,11 @@ ControlServer::ControlServer(std::unique_ptr<Impl> impl) : impl_(std::move(impl)
 ControlServer::~ControlServer() { Shutdown(std::chrono::milliseconds(0)); }
 
 Result<LockFile> ControlServer::Claim(const ControlServerOptions& options) {
+  if (options.listen_fd >= 0) {
+    // systemd owns the socket file: only make sure no other daemon runs beside us.
+    return LockFile::Acquire(options.socket_path + ".lock",
+                             "control socket " + options.socket_path);
+  }
   return ClaimSocketPath(options.socket_path);
 }
 
@@ -554,12 +616,15 @@ Result<std::unique_ptr<ControlServer>> ControlServer::Start(const ControlServerO
   impl->options = options;
   impl->claim = std::move(claim);
   impl->service = std::make_unique<ControlService>(view);
+  const bool activated = options.listen_fd >= 0;
 
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   grpc::ServerBuilder builder;
   int unix_port = 0;
-  builder.AddListeningPort("unix:" + options.socket_path, grpc::InsecureServerCredentials(),
-                           &unix_port);
+  if (!activated) {
+    builder.AddListeningPort("unix:" + options.socket_path, grpc::InsecureServerCredentials(),
+                             &unix_port);
+  }
   int tcp_port = 0;
   if (!options.tcp_listen.empty()) {
     builder.AddListeningPort(options.tcp_listen, grpc::InsecureServerCredentials(), &tcp_port);
@@ -568,31 +633,48 @@ Result<std::unique_ptr<ControlServer>> ControlServer::Start(const ControlServerO
   builder.SetMaxSendMessageSize(options.max_message_bytes);
   builder.RegisterService(impl->service.get());
   impl->server = builder.BuildAndStart();
-  if (impl->server == nullptr || unix_port == 0) {
-    return Status::IoError("cannot listen on control socket " + options.socket_path);
+  // Our own socket file is removed on failure; an activated one belongs to systemd.
+  const auto give_up = [&](Status st) {
+    if (impl->server) impl->server->Shutdown();
+    if (!activated) unlink(options.socket_path.c_str());
+    return st;
+  };
+  if (impl->server == nullptr || (!activated && unix_port == 0)) {
+    return give_up(Status::IoError("cannot listen on control socket " + options.socket_path));
   }
   if (!options.tcp_listen.empty() && tcp_port == 0) {
-    impl->server->Shutdown();
-    unlink(options.socket_path.c_str());
-    return Status::IoError("cannot listen on control.tcp_listen " + options.tcp_listen);
+    return give_up(Status::IoError("cannot listen on control.tcp_listen " + options.tcp_listen));
   }
-  Status secured = SecureSocket(options.socket_path, options.socket_group);
-  if (!secured.ok()) {
-    impl->server->Shutdown();
-    unlink(options.socket_path.c_str());
-    return secured;
+  if (activated) {
+    impl->acceptor = std::make_unique<Acceptor>(options.listen_fd, *impl->server);
+  } else {
+    Status secured = SecureSocket(options.socket_path, options.socket_group);
+    if (!secured.ok()) return give_up(secured);
   }
-  spdlog::info("control: serving on unix:{}{}", options.socket_path,
+  impl->probe_channel = impl->server->InProcessChannel(grpc::ChannelArguments());
+  spdlog::info("control: serving on unix:{}{}{}", options.socket_path,
+               activated ? " (socket from systemd)" : "",
                options.tcp_listen.empty() ? "" : " and " + options.tcp_listen);
   return std::unique_ptr<ControlServer>(new ControlServer(std::move(impl)));
+}
+
+Status ControlServer::Probe(std::chrono::milliseconds limit) {
+  auto stub = pb::Control::NewStub(impl_->probe_channel);
+  grpc::ClientContext ctx;
+  ctx.set_deadline(std::chrono::system_clock::now() + limit);
+  pb::GetVersionResponse out;
+  const grpc::Status st = stub->GetVersion(&ctx, pb::GetVersionRequest(), &out);
+  if (!st.ok()) return Status::Unavailable("control server: " + st.error_message());
+  return Status::Ok();
 }
 
 void ControlServer::Shutdown(std::chrono::milliseconds grace) {
   if (impl_ == nullptr || impl_->stopped) return;
   impl_->stopped = true;
+  impl_->acceptor.reset();  // no new connections
   impl_->server->Shutdown(std::chrono::system_clock::now() + grace);
   impl_->server->Wait();
-  unlink(impl_->options.socket_path.c_str());
+  if (impl_->options.listen_fd < 0) unlink(impl_->options.socket_path.c_str());
 }
 
 }  // namespace tomstream::control

@@ -6,6 +6,8 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <systemd/sd-daemon.h>
+
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
@@ -32,6 +34,34 @@ Status EnsureDirectory(const std::filesystem::path& dir) {
 }
 
 }  // namespace
+
+Result<int> TakeActivatedSocket(const std::string& path) {
+  const int n = sd_listen_fds(1);
+  if (n < 0) return Status::Internal(std::string("sd_listen_fds: ") + std::strerror(-n));
+  if (n == 0) return -1;
+  if (n > 1) {
+    return Status::InvalidArgument("systemd passed " + std::to_string(n) +
+                                   " sockets; the control socket unit must listen on one");
+  }
+  const int fd = SD_LISTEN_FDS_START;
+  if (sd_is_socket_unix(fd, SOCK_STREAM, 1, nullptr, 0) <= 0) {
+    return Status::InvalidArgument(
+        "systemd passed a socket that is not a listening Unix stream socket; the control "
+        "socket unit needs ListenStream= with a path");
+  }
+  sockaddr_un bound{};
+  socklen_t len = sizeof(bound);
+  if (getsockname(fd, reinterpret_cast<sockaddr*>(&bound), &len) != 0) {
+    return Status::IoError(Errno("getsockname on the socket systemd passed"));
+  }
+  const std::string bound_path(bound.sun_path);
+  if (bound_path != path) {
+    return Status::InvalidArgument("control.socket is " + path +
+                                   " but systemd passed a socket listening on " + bound_path +
+                                   "; make them the same");
+  }
+  return fd;
+}
 
 bool SocketAnswers(const std::string& path) {
   sockaddr_un addr{};

@@ -24,6 +24,13 @@ Result<LockFile> ClaimSocketPath(const std::string& path);
 // Sets the socket's group (when `group` is not empty) and mode 0660.
 Status SecureSocket(const std::string& path, const std::string& group);
 
+// The listening control socket systemd passed to us (socket activation, sd_listen_fds()), or
+// -1 when it passed none. Fails, naming both paths, when it passed more than one socket, a socket
+// of another kind, or one bound to a path other than `path` (control.socket must name the path
+// of the .socket unit's ListenStream=, so that tomctl's default finds it). Clears $LISTEN_FDS so
+// that child processes do not see it.
+Result<int> TakeActivatedSocket(const std::string& path);
+
 // True when something accepts connections on the Unix socket at `path`.
 bool SocketAnswers(const std::string& path);
 

@@ -15,6 +15,9 @@
 #include <spdlog/spdlog.h>
 
 #include "common/clock.h"
+#include "common/heartbeat.h"
+#include "common/logging.h"
+#include "common/test_hooks.h"
 #include "outbox/hermes_sink.h"
 #include "outbox/kafka_sink.h"
 #include "outbox/uuid.h"
@@ -104,6 +107,9 @@ class Outbox::Publisher {
     return status_;
   }
 
+  // Time since the thread last went round its loop (at least once a second while healthy).
+  std::chrono::milliseconds SinceProgress() const { return progress_.Age(); }
+
   double DeliveriesPerSecond() const {
     std::lock_guard lock(mu_);
     return rate_;
@@ -111,6 +117,7 @@ class Outbox::Publisher {
 
  private:
   void Run() {
+    const LogField destination_field("DESTINATION", destination_.name);
     std::mt19937 rng{std::random_device{}()};
     std::uniform_real_distribution<double> jitter(0.8, 1.2);
     std::optional<int64_t> next_due = NowMillis();  // look at once: a backlog may be waiting
@@ -118,6 +125,8 @@ class Outbox::Publisher {
     int64_t delivered_since = 0;
     std::vector<SinkOutcome> outcomes;
     for (;;) {
+      test_hooks::MaybeStall(test_hooks::Loop::kPublisher);
+      progress_.Beat();
       bool woken = false;
       bool idled = false;
       {
@@ -155,7 +164,7 @@ class Outbox::Publisher {
           next_due = NowMillis() + 1000;
         } else {
           for (store::OutboxWork& w : *claimed) {
-            attempts_[w.id] = w.attempts;
+            in_flight_[w.id] = {w.attempts, w.uuid};
             sink_->Send(std::move(w));
           }
           if (static_cast<int>(claimed->size()) < want) {
@@ -207,11 +216,12 @@ class Outbox::Publisher {
     for (const SinkOutcome& o : outcomes) {
       store::OutboxResult r;
       r.id = o.id;
-      int attempts = 1;
-      if (auto it = attempts_.find(o.id); it != attempts_.end()) {
-        attempts = it->second;
-        attempts_.erase(it);
+      InFlight sent{1, {}};
+      if (auto it = in_flight_.find(o.id); it != in_flight_.end()) {
+        sent = std::move(it->second);
+        in_flight_.erase(it);
       }
+      const int attempts = sent.attempts;
       switch (o.kind) {
         case SinkOutcome::Kind::kDelivered:
           r.kind = store::OutboxResult::Kind::kDelivered;
@@ -246,6 +256,16 @@ class Outbox::Publisher {
         if (!earliest_retry || r.retry_at_ms < *earliest_retry) earliest_retry = r.retry_at_ms;
       }
       if (!o.error.empty() && o.kind != SinkOutcome::Kind::kNotSent) NoteError(o.error);
+      if (r.kind == store::OutboxResult::Kind::kDead || r.kind == store::OutboxResult::Kind::kRetry) {
+        const std::string uuid = sent.uuid.size() == 16 ? UuidToString(sent.uuid) : "";
+        const LogField uuid_field("OUTBOX_UUID", uuid);
+        if (r.kind == store::OutboxResult::Kind::kDead) {
+          spdlog::warn("destination {}: entry {} is dead: {}", destination_.name, uuid, r.error);
+        } else {
+          spdlog::debug("destination {}: entry {} attempt {} failed, retrying: {}",
+                        destination_.name, uuid, attempts, r.error);
+        }
+      }
       unrecorded_.push_back(std::move(r));
     }
     return earliest_retry;
@@ -285,7 +305,11 @@ class Outbox::Publisher {
   const std::unique_ptr<Sink> sink_;
   store::OutboxStore& store_;
   // Publisher thread only:
-  std::map<int64_t, int> attempts_;                // of the entries in flight
+  struct InFlight {
+    int attempts;
+    std::string uuid;  // 16 bytes
+  };
+  std::map<int64_t, InFlight> in_flight_;          // by OutboxWork::id
   std::vector<store::OutboxResult> unrecorded_;    // outcomes not yet committed
   Clock::time_point next_record_attempt_;
 
@@ -296,6 +320,7 @@ class Outbox::Publisher {
   std::chrono::milliseconds stop_budget_{0};  // GUARDED_BY(mu_)
   DestinationStatus status_;              // GUARDED_BY(mu_)
   double rate_ = 0;                       // GUARDED_BY(mu_)
+  Heartbeat progress_;  // the thread's loop, for the watchdog
   std::thread thread_;
 };
 
@@ -400,6 +425,16 @@ Result<std::vector<store::EnqueueOutcome>> Outbox::Enqueue(std::vector<Photometr
     if (!outcomes[i].duplicate) WakePublisher(messages[i].destination);
   }
   return std::move(outcomes);
+}
+
+std::vector<std::string> Outbox::Stalled(std::chrono::milliseconds limit) const {
+  std::vector<std::string> out;
+  for (size_t p = 0; p < publishers_.size(); ++p) {
+    if (publishers_[p]->SinceProgress() > limit) {
+      out.push_back("destination " + options_.destinations[p].name);
+    }
+  }
+  return out;
 }
 
 void Outbox::WakePublisher(const std::string& destination) {

@@ -13,6 +13,9 @@
 
 #include "common/byte_arena.h"
 #include "common/clock.h"
+#include "common/heartbeat.h"
+#include "common/logging.h"
+#include "common/test_hooks.h"
 #include "handlers/handler.h"
 #include "kafka/client_config.h"
 #include "kafka/handles.h"
@@ -153,6 +156,8 @@ class StreamConsumer::Impl final : public kafka::ClientEvents {
     return future.get();
   }
 
+  std::chrono::milliseconds SinceProgress() const { return progress_.Age(); }
+
   StreamStatusSnapshot status() const {
     std::lock_guard lock(status_mu_);
     StreamStatusSnapshot s = status_;
@@ -208,6 +213,7 @@ class StreamConsumer::Impl final : public kafka::ClientEvents {
 
   // --- the consumer thread ------------------------------------------------------------------
   void Run() {
+    const LogField stream_field("STREAM", options_.stream.name);
     spdlog::info("stream {}: starting ({} {})", options_.stream.name, status_.bootstrap,
                  status_.security);
     std::vector<rd_kafka_message_t*> buffer(static_cast<size_t>(
@@ -216,6 +222,8 @@ class StreamConsumer::Impl final : public kafka::ClientEvents {
     int64_t last_rate_stored = stored_;
 
     while (!stopping()) {
+      test_hooks::MaybeStall(test_hooks::Loop::kConsumer);
+      progress_.Beat();
       if (!rk_) {
         if (Clock::now() < next_connect_) {
           std::this_thread::sleep_for(50ms);
@@ -632,6 +640,8 @@ class StreamConsumer::Impl final : public kafka::ClientEvents {
       }
     }
     for (int i = 0; i < parts->cnt; ++i) {
+      const LogField topic_field("TOPIC", parts->elems[i].topic);
+      const LogField partition_field("PARTITION", std::to_string(parts->elems[i].partition));
       spdlog::info("stream {}: assigned {}[{}] from offset {}", options_.stream.name,
                    parts->elems[i].topic, parts->elems[i].partition, parts->elems[i].offset);
     }
@@ -761,6 +771,9 @@ class StreamConsumer::Impl final : public kafka::ClientEvents {
       } else if (Status st = info.handler->Parse(m, hop, im.parsed); !st.ok()) {
         im.disposition = store::Disposition::kQuarantine;
         im.error = st.message();
+        const LogField topic_field("TOPIC", info.name);
+        const LogField partition_field("PARTITION", std::to_string(msg->partition));
+        const LogField offset_field("OFFSET", std::to_string(msg->offset));
         spdlog::warn("stream {}: quarantined {}[{}]@{}: {}", options_.stream.name, info.name,
                      msg->partition, msg->offset, im.error);
       } else if (!info.handler->stores_alerts()) {
@@ -1162,6 +1175,7 @@ class StreamConsumer::Impl final : public kafka::ClientEvents {
   std::atomic<int64_t> quarantined_{0};
   std::atomic<int64_t> skipped_{0};
   std::atomic<int64_t> last_heartbeat_ms_{0};
+  Heartbeat progress_;  // the consumer thread's loop, for the watchdog
 
   // Destroyed first: the consumer's callbacks use the members above. queue_ before rk_.
   kafka::KafkaPtr rk_;
@@ -1179,6 +1193,7 @@ Result<std::vector<PartitionStatusSnapshot>> StreamConsumer::Seek(const SeekRequ
   return impl_->Seek(request);
 }
 StreamStatusSnapshot StreamConsumer::status() const { return impl_->status(); }
+std::chrono::milliseconds StreamConsumer::SinceProgress() const { return impl_->SinceProgress(); }
 const std::string& StreamConsumer::name() const { return impl_->name(); }
 
 }  // namespace tomstream::stream

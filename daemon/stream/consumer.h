@@ -86,6 +86,9 @@ class StreamConsumer {
 
   // Thread-safe.
   StreamStatusSnapshot status() const;
+  // Time since the consumer thread last went round its loop (which it does at least every
+  // 100 ms while healthy). Thread-safe.
+  std::chrono::milliseconds SinceProgress() const;
   const std::string& name() const;
 
  private:

@@ -43,7 +43,7 @@ Route FromConfig(const config::RouteConfig& rc) {
 }  // namespace
 
 StreamManager::StreamManager(const config::Config& config, store::Store& store)
-    : config_(config), store_(store) {}
+    : store_(store), config_(config) {}
 
 StreamManager::~StreamManager() { Stop(std::chrono::seconds(10)); }
 
@@ -87,35 +87,124 @@ Status StreamManager::Start() {
       runtime_routes_.push_back(std::move(info));
     }
   }
+  std::lock_guard lock(mu_);
   for (const auto& s : config_.streams) {
-    if (!s.active) continue;
-    ConsumerOptions options;
-    options.stream = s;
-    options.commit_max_messages = config_.store.commit_max_messages;
-    options.commit_max_delay = config_.store.commit_max_delay;
-    options.topic_refresh = s.topic_refresh;
-    RouteTable table;
-    {
-      std::lock_guard lock(mu_);
-      table = TableFor(s.name);
-    }
-    auto consumer = std::make_unique<StreamConsumer>(std::move(options), store_, std::move(table));
-    consumer->Start();
-    consumers_.emplace(s.name, std::move(consumer));
+    if (s.active) consumers_.emplace(s.name, StartConsumer(s));
   }
   return Status::Ok();
 }
 
-void StreamManager::Stop(std::chrono::milliseconds budget) {
+std::shared_ptr<StreamConsumer> StreamManager::StartConsumer(const config::StreamConfig& s) {
+  ConsumerOptions options;
+  options.stream = s;
+  options.commit_max_messages = config_.store.commit_max_messages;
+  options.commit_max_delay = config_.store.commit_max_delay;
+  options.topic_refresh = s.topic_refresh;
+  auto consumer = std::make_shared<StreamConsumer>(std::move(options), store_, TableFor(s.name));
+  consumer->Start();
+  return consumer;
+}
+
+std::shared_ptr<StreamConsumer> StreamManager::ConsumerFor(const std::string& stream) const {
+  std::lock_guard lock(mu_);
+  auto it = consumers_.find(stream);
+  return it == consumers_.end() ? nullptr : it->second;
+}
+
+namespace {
+
+// Stops the consumers in parallel, each bounded by `budget`.
+void StopAll(const std::vector<std::shared_ptr<StreamConsumer>>& consumers,
+             std::chrono::milliseconds budget) {
   std::vector<std::thread> stoppers;
-  for (auto& [name, consumer] : consumers_) {
-    stoppers.emplace_back([&c = *consumer, budget] { c.Stop(budget); });
-  }
+  for (const auto& c : consumers) stoppers.emplace_back([c, budget] { c->Stop(budget); });
   for (auto& t : stoppers) t.join();
 }
 
+// The stream's settings apart from its routes.
+config::StreamConfig WithoutRoutes(config::StreamConfig s) {
+  s.routes.clear();
+  return s;
+}
+
+}  // namespace
+
+void StreamManager::Stop(std::chrono::milliseconds budget) {
+  std::vector<std::shared_ptr<StreamConsumer>> all;
+  {
+    std::lock_guard lock(mu_);
+    for (auto& [name, consumer] : consumers_) all.push_back(consumer);
+  }
+  StopAll(all, budget);
+}
+
+std::vector<std::string> StreamManager::Reload(const config::Config& next,
+                                               std::chrono::milliseconds budget) {
+  std::vector<std::string> changes;
+  std::vector<std::string> restart;  // names of streams to stop (and start again if present)
+  std::map<std::string, std::shared_ptr<StreamConsumer>> stopping;
+  {
+    std::lock_guard lock(mu_);
+    const bool commit_changed =
+        next.store.commit_max_messages != config_.store.commit_max_messages ||
+        next.store.commit_max_delay != config_.store.commit_max_delay;
+    for (const auto& old : config_.streams) {
+      const auto it = std::find_if(next.streams.begin(), next.streams.end(),
+                                   [&](const auto& n) { return n.name == old.name; });
+      if (it == next.streams.end()) {
+        changes.push_back("stream " + old.name + " removed");
+        restart.push_back(old.name);
+      } else if (commit_changed || WithoutRoutes(old) != WithoutRoutes(*it)) {
+        changes.push_back("stream " + old.name + " changed: restarted");
+        restart.push_back(old.name);
+      } else if (old.routes != it->routes) {
+        changes.push_back("stream " + old.name + ": routes changed");
+      }
+    }
+    for (const auto& n : next.streams) {
+      if (FindStream(n.name) == nullptr) changes.push_back("stream " + n.name + " added");
+    }
+    for (const auto& name : restart) {
+      if (auto it = consumers_.find(name); it != consumers_.end()) {
+        stopping.insert(consumers_.extract(it));
+      }
+    }
+  }
+  // Stopped outside the lock: status and route calls go on meanwhile.
+  std::vector<std::shared_ptr<StreamConsumer>> to_stop;
+  for (auto& [name, c] : stopping) to_stop.push_back(c);
+  StopAll(to_stop, budget);
+
+  std::lock_guard lock(mu_);
+  config_ = next;
+  for (const auto& s : config_.streams) {
+    if (!s.active) continue;  // an active stream made inactive was stopped above
+    auto it = consumers_.find(s.name);
+    if (it == consumers_.end()) {
+      consumers_.emplace(s.name, StartConsumer(s));
+    } else {
+      it->second->SetRoutes(TableFor(s.name));
+    }
+  }
+  return changes;
+}
+
+std::vector<std::string> StreamManager::Stalled(std::chrono::milliseconds limit) const {
+  std::vector<std::string> out;
+  std::lock_guard lock(mu_);
+  for (const auto& [name, consumer] : consumers_) {
+    if (consumer->SinceProgress() > limit) out.push_back("stream " + name);
+  }
+  return out;
+}
+
 Result<RouteInfo> StreamManager::AddRoute(const std::string& stream, Route route) {
-  if (FindStream(stream) == nullptr) {
+  std::optional<config::StartPosition> stream_start;
+  {
+    std::lock_guard lock(mu_);
+    if (const auto* s = FindStream(stream)) stream_start = s->start;
+  }
+  if (!stream_start) {
     return Status::InvalidArgument("route.stream: no configured stream \"" + stream + "\"");
   }
   if (route.topic.empty()) {
@@ -144,7 +233,7 @@ Result<RouteInfo> StreamManager::AddRoute(const std::string& stream, Route route
   sr.handler = route.handler;
   sr.start = route.start ? EncodeStart(*route.start) : "";
   sr.include_test = route.include_test;
-  if (sr.start.empty()) sr.start = EncodeStart(FindStream(stream)->start);
+  if (sr.start.empty()) sr.start = EncodeStart(*stream_start);
   store::RouteStore route_store(store_);
   auto added = route_store.Add(sr);
   if (!added.ok()) return added.status();
@@ -155,13 +244,13 @@ Result<RouteInfo> StreamManager::AddRoute(const std::string& stream, Route route
   info.route.id = added->id;
   info.runtime = true;
   info.created_at_ms = added->created_at_ms;
-  RouteTable table;
   {
     std::lock_guard lock(mu_);
     runtime_routes_.push_back(info);
-    table = TableFor(stream);
+    if (auto it = consumers_.find(stream); it != consumers_.end()) {
+      it->second->SetRoutes(TableFor(stream));
+    }
   }
-  if (auto it = consumers_.find(stream); it != consumers_.end()) it->second->SetRoutes(table);
   spdlog::info("route {} added: stream {} {} \"{}\" -> {}", info.route.id, stream,
                MatchName(route.match), route.topic, route.handler);
   return info;
@@ -170,10 +259,9 @@ Result<RouteInfo> StreamManager::AddRoute(const std::string& stream, Route route
 Status StreamManager::RemoveRoute(int64_t id) {
   store::RouteStore route_store(store_);
   TOMSTREAM_RETURN_IF_ERROR(route_store.Remove(id));
-  std::string stream;
-  RouteTable table;
   {
     std::lock_guard lock(mu_);
+    std::string stream;
     for (auto it = runtime_routes_.begin(); it != runtime_routes_.end(); ++it) {
       if (it->route.id == id) {
         stream = it->stream;
@@ -181,33 +269,35 @@ Status StreamManager::RemoveRoute(int64_t id) {
         break;
       }
     }
-    table = TableFor(stream);
+    if (auto it = consumers_.find(stream); it != consumers_.end()) {
+      it->second->SetRoutes(TableFor(stream));
+    }
   }
-  if (auto it = consumers_.find(stream); it != consumers_.end()) it->second->SetRoutes(table);
   spdlog::info("route {} removed", id);
   return Status::Ok();
 }
 
 std::vector<RouteInfo> StreamManager::ListRoutes(const std::string& stream) const {
   std::vector<RouteInfo> out;
-  for (const auto& s : config_.streams) {
-    if (!stream.empty() && s.name != stream) continue;
-    for (const auto& rc : s.routes) out.push_back({s.name, FromConfig(rc), false, 0, {}});
-  }
+  std::map<std::string, RouteTable> tables;
   {
     std::lock_guard lock(mu_);
+    for (const auto& s : config_.streams) {
+      if (!stream.empty() && s.name != stream) continue;
+      for (const auto& rc : s.routes) out.push_back({s.name, FromConfig(rc), false, 0, {}});
+    }
     for (const auto& info : runtime_routes_) {
       if (stream.empty() || info.stream == stream) out.push_back(info);
     }
+    for (const auto& info : out) {
+      if (!tables.contains(info.stream)) tables.emplace(info.stream, TableFor(info.stream));
+    }
   }
   for (auto& info : out) {
-    auto it = consumers_.find(info.stream);
-    if (it == consumers_.end()) continue;
-    const RouteTable table = [&] {
-      std::lock_guard lock(mu_);
-      return TableFor(info.stream);
-    }();
-    for (const auto& topic : it->second->status().subscribed_topics) {
+    const auto consumer = ConsumerFor(info.stream);
+    if (consumer == nullptr) continue;
+    const RouteTable& table = tables.at(info.stream);
+    for (const auto& topic : consumer->status().subscribed_topics) {
       const Route* winner = table.Match(topic);
       if (winner != nullptr && winner->id == info.route.id && winner->topic == info.route.topic &&
           winner->match == info.route.match) {
@@ -231,26 +321,32 @@ Result<std::vector<PartitionStatusSnapshot>> StreamManager::SeekRoute(
   if (!found) {
     if (id != 0) return Status::NotFound("no runtime route with id " + std::to_string(id));
     // A topic without a route of its own text: seek the topic itself, if a route selects it.
-    if (FindStream(stream) == nullptr) {
+    bool configured = false;
+    {
+      std::lock_guard lock(mu_);
+      configured = FindStream(stream) != nullptr;
+    }
+    if (!configured) {
       return Status::InvalidArgument("stream: no configured stream \"" + stream + "\"");
     }
     Route exact;
     exact.topic = topic;
     found = RouteInfo{stream, exact, false, 0, {}};
   }
-  auto it = consumers_.find(found->stream);
-  if (it == consumers_.end()) {
+  const auto consumer = ConsumerFor(found->stream);
+  if (consumer == nullptr) {
     return Status::FailedPrecondition("stream " + found->stream + " is not active");
   }
   SeekRequest req;
   req.route = found->route;
   req.position = position;
   req.absolute_offset = offset;
-  return it->second->Seek(req);
+  return consumer->Seek(req);
 }
 
 std::vector<StreamStatusSnapshot> StreamManager::Snapshot() const {
   std::vector<StreamStatusSnapshot> out;
+  std::lock_guard lock(mu_);
   for (const auto& s : config_.streams) {
     auto it = consumers_.find(s.name);
     if (it != consumers_.end()) {

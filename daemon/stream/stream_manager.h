@@ -1,5 +1,8 @@
 // All of the daemon's subscriptions: one StreamConsumer per active configured stream, and the
 // routes of each, from the config file and added at run time (persisted in the store).
+//
+// Thread-safety: every method may be called from any thread; Reload() and Stop() are called by
+// the main thread only.
 #pragma once
 
 #include <chrono>
@@ -53,17 +56,29 @@ class StreamManager {
 
   std::vector<StreamStatusSnapshot> Snapshot() const;
 
- private:
-  RouteTable TableFor(const std::string& stream) const;  // REQUIRES: mu_ held
-  const config::StreamConfig* FindStream(const std::string& name) const;
+  // Applies a new configuration's streams: a stream whose only change is its routes gets the
+  // new routes in place; a stream otherwise changed (or whose commit settings changed) is
+  // stopped, storing and committing what it read, and started again from its stored
+  // positions; removed streams stop, added ones start. Returns one line per change.
+  std::vector<std::string> Reload(const config::Config& next, std::chrono::milliseconds budget);
 
-  const config::Config config_;
+  // Names of the consumer loops that have not gone round for `limit` ("stream gcn").
+  std::vector<std::string> Stalled(std::chrono::milliseconds limit) const;
+
+ private:
+  RouteTable TableFor(const std::string& stream) const;                  // REQUIRES: mu_ held
+  const config::StreamConfig* FindStream(const std::string& name) const;  // REQUIRES: mu_ held
+  std::shared_ptr<StreamConsumer> ConsumerFor(const std::string& stream) const;
+  // Creates and starts the consumer of `s` with the routes known for it.
+  std::shared_ptr<StreamConsumer> StartConsumer(const config::StreamConfig& s);  // REQUIRES: mu_
+
   store::Store& store_;
 
   mutable std::mutex mu_;
+  config::Config config_;                  // GUARDED_BY(mu_)
   std::vector<RouteInfo> runtime_routes_;  // GUARDED_BY(mu_)
-  // Constant after Start().
-  std::map<std::string, std::unique_ptr<StreamConsumer>> consumers_;
+  // Shared so that a call can use a consumer without holding mu_ while a reload replaces it.
+  std::map<std::string, std::shared_ptr<StreamConsumer>> consumers_;  // GUARDED_BY(mu_)
 };
 
 }  // namespace tomstream::stream

@@ -500,6 +500,19 @@ void DaemonUnderTest::Configure(const std::vector<StreamSpec>& streams,
                                        << " ms; log tail:\n" << LogTail();
 }
 
+::testing::AssertionResult DaemonUnderTest::Reload(std::chrono::milliseconds limit) {
+  if (!daemon_ || !daemon_->Running()) return ::testing::AssertionFailure() << "not running";
+  daemon_->Signal(SIGHUP);
+  if (!notify_->WaitFor("RELOADING=1", limit)) {
+    return ::testing::AssertionFailure() << "no RELOADING=1; log tail:\n" << LogTail();
+  }
+  if (!notify_->WaitFor("READY=1", limit)) {
+    return ::testing::AssertionFailure() << "no READY=1 after RELOADING=1; log tail:\n"
+                                         << LogTail();
+  }
+  return ::testing::AssertionSuccess();
+}
+
 ::testing::AssertionResult DaemonUnderTest::Stop(std::chrono::milliseconds limit) {
   if (!daemon_) return ::testing::AssertionFailure() << "no daemon started";
   daemon_->Signal(SIGTERM);

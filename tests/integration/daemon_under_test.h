@@ -202,6 +202,8 @@ class DaemonUnderTest {
   ::testing::AssertionResult Stop(std::chrono::milliseconds limit = std::chrono::seconds(20));
   // SIGKILL and reap.
   ::testing::AssertionResult Kill();
+  // SIGHUP; expects RELOADING=1 and then READY=1 within `limit`.
+  ::testing::AssertionResult Reload(std::chrono::milliseconds limit = std::chrono::seconds(30));
   bool Running();
   pid_t pid() const;
   // The running daemon's threads (gdb backtraces, condensed), for failure messages.

@@ -11,6 +11,7 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include "daemon_fixture.h"
 #include "notify_listener.h"
 #include "store/migrations.h"
 #include "subprocess.h"
@@ -20,58 +21,6 @@ namespace {
 
 using namespace std::chrono_literals;
 using json = nlohmann::json;
-
-class DaemonProcessTest : public ::testing::Test {
- protected:
-  void SetUp() override {
-    dir_ = MakeTempDir("tsd");
-    socket_ = dir_ + "/run/control.sock";
-    store_ = dir_ + "/state/tomstream.db";
-    config_ = dir_ + "/tomstreamd.toml";
-    WriteConfig("");
-  }
-  void TearDown() override {
-    daemon_.reset();
-    notify_.reset();
-    if (!HasFailure()) std::filesystem::remove_all(dir_);
-  }
-
-  void WriteConfig(const std::string& extra) {
-    WriteFile(config_, "[daemon]\nlog_level = \"debug\"\nshutdown_timeout_ms = 5000\n"
-                       "[store]\npath = \"" + store_ + "\"\n"
-                       "[control]\nsocket = \"" + socket_ + "\"\n" + extra);
-  }
-
-  // Starts the daemon and waits for READY=1 on a test-owned NOTIFY_SOCKET.
-  ::testing::AssertionResult StartDaemon() {
-    daemon_.reset();
-    notify_.reset();  // before binding its path again
-    notify_ = std::make_unique<NotifyListener>(dir_ + "/notify.sock");
-    daemon_ = std::make_unique<Subprocess>(
-        std::vector<std::string>{TOMSTREAMD_BIN, "--config", config_}, dir_,
-        std::map<std::string, std::string>{{"NOTIFY_SOCKET", notify_->path()}});
-    if (!notify_->WaitFor("READY=1", 20s)) {
-      return ::testing::AssertionFailure()
-             << "no READY=1 within 20 s; stderr:\n" << daemon_->Stderr();
-    }
-    return ::testing::AssertionSuccess();
-  }
-
-  RunResult Tomctl(std::vector<std::string> args,
-                   const std::map<std::string, std::string>& env = {}) {
-    std::vector<std::string> argv{TOMCTL_BIN};
-    argv.insert(argv.end(), args.begin(), args.end());
-    return RunProgram(argv, dir_, 30s, env);
-  }
-  RunResult TomctlHere(std::vector<std::string> args) {
-    args.insert(args.begin(), {"--socket", socket_});
-    return Tomctl(args);
-  }
-
-  std::string dir_, socket_, store_, config_;
-  std::unique_ptr<NotifyListener> notify_;
-  std::unique_ptr<Subprocess> daemon_;
-};
 
 TEST_F(DaemonProcessTest, ReadyMeansServingThenStatusThenSigtermExitsZero) {
   ASSERT_TRUE(StartDaemon());
