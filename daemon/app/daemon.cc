@@ -4,12 +4,15 @@
 
 #include <algorithm>
 #include <condition_variable>
+#include <optional>
 #include <thread>
+#include <utility>
 
 #include <spdlog/fmt/ranges.h>
 #include <spdlog/spdlog.h>
 
 #include "app/notifier.h"
+#include "app/watchdog.h"
 #include "common/logging.h"
 #include "common/version.h"
 #include "control/control_server.h"
@@ -138,27 +141,16 @@ int Daemon::Run() {
   notifier.Ready(StatusLine());
   spdlog::info("ready");
 
-  using std::chrono::milliseconds;
-  const auto watchdog = Notifier::WatchdogInterval();
-  const milliseconds tick =
-      watchdog ? std::clamp(std::chrono::duration_cast<milliseconds>(*watchdog / 4),
-                            milliseconds(50), milliseconds(1000))
-               : milliseconds(1000);
-  const milliseconds stall_limit =
-      watchdog ? std::max(std::chrono::duration_cast<milliseconds>(*watchdog / 2),
-                          milliseconds(2000))
-               : milliseconds(0);
-  if (watchdog) {
-    spdlog::info("watchdog: {} ms; pinging every {} ms while no loop stalls for {} ms",
-                 std::chrono::duration_cast<milliseconds>(*watchdog).count(), tick.count(),
-                 stall_limit.count());
+  std::optional<Watchdog> watchdog;
+  if (const auto interval = Notifier::WatchdogInterval()) {
+    watchdog.emplace(*interval,
+                     [this](std::chrono::milliseconds limit) { return StalledLoops(limit); },
+                     notifier);
   }
-  std::vector<std::string> stalled;
   for (;;) {
-    const timespec wait{static_cast<time_t>(tick.count() / 1000),
-                        static_cast<long>(tick.count() % 1000) * 1000000L};
+    const timespec tick{1, 0};
     siginfo_t info{};
-    const int sig = sigtimedwait(&handled, &info, &wait);
+    const int sig = sigtimedwait(&handled, &info, &tick);
     if (sig == SIGTERM || sig == SIGINT) {
       spdlog::info("received {}, shutting down", sig == SIGTERM ? "SIGTERM" : "SIGINT");
       break;
@@ -166,24 +158,13 @@ int Daemon::Run() {
     if (sig == SIGHUP) Reload(notifier);
     std::string line = StatusLine();
     if (watchdog) {
-      std::vector<std::string> now_stalled = StalledLoops(stall_limit);
-      if (now_stalled != stalled) {
-        if (now_stalled.empty()) {
-          spdlog::info("watchdog: every loop makes progress again");
-        } else {
-          spdlog::error("watchdog: no progress for {} ms in: {}; not pinging", stall_limit.count(),
-                        fmt::join(now_stalled, ", "));
-        }
-        stalled = std::move(now_stalled);
-      }
-      if (stalled.empty()) {
-        notifier.Watchdog();
-      } else {
+      if (const auto stalled = watchdog->stalled(); !stalled.empty()) {
         line += fmt::format("; stalled: {}", fmt::join(stalled, ", "));
       }
     }
     notifier.Status(line);
   }
+  watchdog.reset();  // no ping after STOPPING=1
   Stop(notifier);
   return 0;
 }
@@ -194,8 +175,13 @@ Status Daemon::StartOutbox(const config::Config& config) {
   oo.streams = config.streams;
   auto started = outbox::Outbox::Start(std::move(oo), *store_);
   if (!started.ok()) return started.status();
-  std::lock_guard lock(outbox_mu_);
-  outbox_ = std::move(started).value();
+  std::shared_ptr<outbox::Outbox> previous;
+  {
+    std::lock_guard lock(outbox_mu_);
+    previous = std::exchange(outbox_, std::move(started).value());
+  }
+  // A replaced (already stopped) outbox is destroyed here, outside the lock, or by the last call
+  // still using it.
   return Status::Ok();
 }
 

@@ -11,13 +11,15 @@
 // Reload (SIGHUP): RELOADING=1 -> the file is read and validated again; when invalid it is
 // logged and the running configuration stays -> streams and routes are applied in place
 // (StreamManager::Reload()), the outbox restarts if its destinations (or the streams they
-// publish through) changed, the log level follows daemon.log_level -> READY=1. [store] and
-// [control] need a restart; a change there is logged and ignored.
+// publish through) changed, a changed daemon.log_level applies (a level set with tomctl stays
+// while the file's value is unchanged) -> READY=1. [store] and [control] need a restart; a
+// change there is logged and ignored.
 //
-// Watchdog (WatchdogSec=): WATCHDOG=1 is sent every quarter interval (at most each second) only
-// while every stream consumer and outbox publisher went round its loop within half the
-// interval (at least 2 s) and the control server answers a call; otherwise the pings stop, the
-// stalled loops are logged and shown in STATUS=, and systemd restarts the daemon.
+// Watchdog (WatchdogSec=, app/watchdog.h): from its own thread, WATCHDOG=1 every quarter
+// interval (at most each second) only while every stream consumer and outbox publisher went
+// round its loop within half the interval (at least 2 s; a bounded broker request counts as
+// progress until its timeout) and the control server answers a call; otherwise the pings stop,
+// the stalled loops are logged and shown in STATUS=, and systemd restarts the daemon.
 #pragma once
 
 #include <atomic>

@@ -15,28 +15,32 @@ void Notifier::Send(const std::string& message) {
   if (rc < 0) spdlog::warn("sd_notify failed: {}", std::strerror(-rc));
 }
 
-void Notifier::Ready(const std::string& status) {
+void Notifier::SendStatus(const std::string& message, const std::string& status) {
+  std::lock_guard lock(mu_);
   last_status_ = status;
-  Send("READY=1\nSTATUS=" + status);
+  Send(message);
 }
 
+void Notifier::Ready(const std::string& status) { SendStatus("READY=1\nSTATUS=" + status, status); }
+
 void Notifier::Status(const std::string& status) {
-  if (status == last_status_) return;
-  last_status_ = status;
-  Send("STATUS=" + status);
+  {
+    std::lock_guard lock(mu_);
+    if (status == last_status_) return;
+  }
+  SendStatus("STATUS=" + status, status);
 }
 
 void Notifier::Stopping(const std::string& status) {
-  last_status_ = status;
-  Send("STOPPING=1\nSTATUS=" + status);
+  SendStatus("STOPPING=1\nSTATUS=" + status, status);
 }
 
 void Notifier::Reloading(const std::string& status) {
   timespec now{};
   clock_gettime(CLOCK_MONOTONIC, &now);
   const long long usec = static_cast<long long>(now.tv_sec) * 1000000LL + now.tv_nsec / 1000;
-  last_status_ = status;
-  Send("RELOADING=1\nMONOTONIC_USEC=" + std::to_string(usec) + "\nSTATUS=" + status);
+  SendStatus("RELOADING=1\nMONOTONIC_USEC=" + std::to_string(usec) + "\nSTATUS=" + status,
+             status);
 }
 
 void Notifier::Watchdog() { Send("WATCHDOG=1"); }

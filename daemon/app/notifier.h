@@ -1,8 +1,9 @@
 // The systemd notification protocol (sd_notify). Every call is a no-op when the daemon was not
-// started with $NOTIFY_SOCKET.
+// started with $NOTIFY_SOCKET. Thread-safe (the watchdog pings from its own thread).
 #pragma once
 
 #include <chrono>
+#include <mutex>
 #include <optional>
 #include <string>
 
@@ -25,7 +26,11 @@ class Notifier {
 
  private:
   void Send(const std::string& message);
-  std::string last_status_;
+  // Sends `message` and remembers `status` as the last STATUS= sent.
+  void SendStatus(const std::string& message, const std::string& status);
+
+  std::mutex mu_;
+  std::string last_status_;  // GUARDED_BY(mu_)
 };
 
 }  // namespace tomstream::app

@@ -1,5 +1,6 @@
 #include "control/control_server.h"
 
+#include <fcntl.h>
 #include <poll.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
@@ -543,8 +544,12 @@ class ControlService final : public pb::Control::Service {
 // hands each one to the server.
 class Acceptor {
  public:
-  Acceptor(int listen_fd, grpc::Server& server)
-      : listen_fd_(listen_fd), wake_fd_(eventfd(0, EFD_CLOEXEC)), server_(server) {
+  // REQUIRES: wake_fd is an eventfd.
+  Acceptor(int listen_fd, int wake_fd, grpc::Server& server)
+      : listen_fd_(listen_fd), wake_fd_(wake_fd), server_(server) {
+    // Non-blocking: a peer that gives up between poll() and accept4() must not block the
+    // thread (and with it the stop).
+    fcntl(listen_fd_, F_SETFL, fcntl(listen_fd_, F_GETFL) | O_NONBLOCK);
     thread_ = std::thread([this] { Run(); });
   }
   ~Acceptor() {
@@ -646,7 +651,11 @@ Result<std::unique_ptr<ControlServer>> ControlServer::Start(const ControlServerO
     return give_up(Status::IoError("cannot listen on control.tcp_listen " + options.tcp_listen));
   }
   if (activated) {
-    impl->acceptor = std::make_unique<Acceptor>(options.listen_fd, *impl->server);
+    const int wake_fd = eventfd(0, EFD_CLOEXEC);
+    if (wake_fd < 0) {
+      return give_up(Status::IoError(std::string("eventfd: ") + std::strerror(errno)));
+    }
+    impl->acceptor = std::make_unique<Acceptor>(options.listen_fd, wake_fd, *impl->server);
   } else {
     Status secured = SecureSocket(options.socket_path, options.socket_group);
     if (!secured.ok()) return give_up(secured);

@@ -89,8 +89,12 @@ class Outbox::Publisher {
     cv_.notify_all();
   }
 
+  // Waits for the thread, then closes the sink (joining its HTTP workers, destroying its
+  // producer), so that no send of this publisher is still under way when a reload starts the
+  // next outbox, which sends entries left `sending` again.
   void Join() {
     if (thread_.joinable()) thread_.join();
+    sink_.reset();
   }
 
   // New or retried entries may be due: claim without waiting for the next due time.
@@ -109,6 +113,11 @@ class Outbox::Publisher {
 
   // Time since the thread last went round its loop (at least once a second while healthy).
   std::chrono::milliseconds SinceProgress() const { return progress_.Age(); }
+
+  bool Stopping() const {
+    std::lock_guard lock(mu_);
+    return stopping_;
+  }
 
   double DeliveriesPerSecond() const {
     std::lock_guard lock(mu_);
@@ -302,7 +311,7 @@ class Outbox::Publisher {
   }
 
   const config::DestinationConfig destination_;
-  const std::unique_ptr<Sink> sink_;
+  std::unique_ptr<Sink> sink_;  // reset by Join()
   store::OutboxStore& store_;
   // Publisher thread only:
   struct InFlight {
@@ -430,7 +439,8 @@ Result<std::vector<store::EnqueueOutcome>> Outbox::Enqueue(std::vector<Photometr
 std::vector<std::string> Outbox::Stalled(std::chrono::milliseconds limit) const {
   std::vector<std::string> out;
   for (size_t p = 0; p < publishers_.size(); ++p) {
-    if (publishers_[p]->SinceProgress() > limit) {
+    // A stopped publisher (its outbox is being replaced by a reload) makes no progress by design.
+    if (!publishers_[p]->Stopping() && publishers_[p]->SinceProgress() > limit) {
       out.push_back("destination " + options_.destinations[p].name);
     }
   }

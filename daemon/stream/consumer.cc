@@ -157,6 +157,7 @@ class StreamConsumer::Impl final : public kafka::ClientEvents {
   }
 
   std::chrono::milliseconds SinceProgress() const { return progress_.Age(); }
+  bool ClientLeftBehind() const { return client_left_behind_; }
 
   StreamStatusSnapshot status() const {
     std::lock_guard lock(status_mu_);
@@ -369,6 +370,7 @@ class StreamConsumer::Impl final : public kafka::ClientEvents {
   // log callback does not use the opaque.
   void CloseConsumer(std::chrono::milliseconds budget, bool exiting = false) {
     if (!rk_) return;
+    const Heartbeat::Busy busy(progress_, budget + 3s);  // + the nudger's stop
     kafka::QueuePtr close_queue(rd_kafka_queue_new(rk_.get()));
     kafka::ErrorPtr error(rd_kafka_consumer_close_queue(rk_.get(), close_queue.get()));
     const auto deadline = Clock::now() + budget;
@@ -395,6 +397,7 @@ class StreamConsumer::Impl final : public kafka::ClientEvents {
                    "(stored data is complete)", options_.stream.name, budget.count(),
                    exiting ? "to the exit" : "behind");
       (void)rk_.release();
+      client_left_behind_ = true;
     } else {
       if (!closed) {
         spdlog::warn("stream {}: consumer did not close within {} ms; destroying it",
@@ -455,6 +458,7 @@ class StreamConsumer::Impl final : public kafka::ClientEvents {
     next_topic_refresh_ = Clock::now() + options_.topic_refresh;
     const bool listing = NeedTopicListing();
     const rd_kafka_metadata_t* raw = nullptr;
+    const Heartbeat::Busy busy(progress_, 6s);
     const rd_kafka_resp_err_t err =
         rd_kafka_metadata(rk_.get(), listing ? 1 : 0, nullptr, &raw, 5000);
     kafka::MetadataPtr md(raw);
@@ -529,6 +533,8 @@ class StreamConsumer::Impl final : public kafka::ClientEvents {
   // Where an assigned partition starts: the later of its stored and committed offsets, else
   // its route's start position.
   void OnAssign(rd_kafka_t* rk, rd_kafka_topic_partition_list_t* parts) {
+    // Up to three 10 s requests, and one more per partition that has no stored position.
+    const Heartbeat::Busy busy(progress_, 10s * (3 + parts->cnt));
     // Static membership (group.instance.id): a member that rejoins under its instance id while
     // the group is stable gets the assignment of its previous run back without a rebalance,
     // even when its subscription changed meanwhile (routes edited, topics created or deleted
@@ -576,7 +582,9 @@ class StreamConsumer::Impl final : public kafka::ClientEvents {
     }
     kafka::PartitionListPtr by_time(rd_kafka_topic_partition_list_new(0));
     std::vector<int> fresh;  // indexes of partitions without a stored or committed position
-    std::lock_guard lock(status_mu_);
+    // The positions status() shows, published under status_mu_ at the end: the lock is never
+    // held across the broker requests below.
+    std::map<PartitionKey, int64_t> shown;
     for (int i = 0; i < parts->cnt; ++i) {
       rd_kafka_topic_partition_t& tp = parts->elems[i];
       const PartitionKey key{tp.topic, tp.partition};
@@ -595,10 +603,7 @@ class StreamConsumer::Impl final : public kafka::ClientEvents {
             route != nullptr && route->start ? *route->start : options_.stream.start;
         tp.offset = StartOffset(rk, tp.topic, tp.partition, start, by_time.get());
       }
-      PartitionStatusSnapshot& ps = partitions_[key];
-      ps.topic = tp.topic;
-      ps.partition = tp.partition;
-      ps.stored_offset = offset;
+      shown[key] = offset;
     }
     if (by_time->cnt > 0) {
       if (rd_kafka_offsets_for_times(rk, by_time.get(), 10000) == RD_KAFKA_RESP_ERR_NO_ERROR) {
@@ -631,12 +636,21 @@ class StreamConsumer::Impl final : public kafka::ClientEvents {
         tp.offset = tp.offset == RD_KAFKA_OFFSET_BEGINNING ? low : high;
       }
       resolved.push_back({tp.topic, tp.partition, tp.offset, -1});
-      partitions_[{tp.topic, tp.partition}].stored_offset = tp.offset;
+      shown[{tp.topic, tp.partition}] = tp.offset;
     }
     if (!resolved.empty()) {
       if (Status st = ingest_.SetPositions(options_.stream.name, resolved); !st.ok()) {
         spdlog::warn("stream {}: cannot store the start positions: {}", options_.stream.name,
                      st.message());
+      }
+    }
+    {
+      std::lock_guard lock(status_mu_);
+      for (const auto& [key, offset] : shown) {
+        PartitionStatusSnapshot& ps = partitions_[key];
+        ps.topic = key.first;
+        ps.partition = key.second;
+        ps.stored_offset = offset;
       }
     }
     for (int i = 0; i < parts->cnt; ++i) {
@@ -992,6 +1006,7 @@ class StreamConsumer::Impl final : public kafka::ClientEvents {
   // Hands the pending batch to the store and waits (bounded) until every batch is committed
   // and its offsets are committed to Kafka.
   void FinishInflight(std::chrono::milliseconds budget) {
+    const Heartbeat::Busy busy(progress_, budget + 1s);
     if (!paused_until_) Flush();
     WaitInflight(Clock::now() + budget);
     DrainCompletions();
@@ -1007,6 +1022,8 @@ class StreamConsumer::Impl final : public kafka::ClientEvents {
       return Status::Unavailable("cannot read the assignment");
     }
     kafka::PartitionListPtr assigned(assigned_raw);
+    // A 10 s request by time, one per partition, and a bounded wait for the store.
+    const Heartbeat::Busy busy(progress_, 10s * (2 + assigned->cnt) + 30s);
     kafka::PartitionListPtr target(rd_kafka_topic_partition_list_new(0));
     kafka::PartitionListPtr by_time(rd_kafka_topic_partition_list_new(0));
     for (int i = 0; i < assigned->cnt; ++i) {
@@ -1176,6 +1193,9 @@ class StreamConsumer::Impl final : public kafka::ClientEvents {
   std::atomic<int64_t> skipped_{0};
   std::atomic<int64_t> last_heartbeat_ms_{0};
   Heartbeat progress_;  // the consumer thread's loop, for the watchdog
+  // A client that could not close was released, not destroyed: its threads may still use this
+  // object (e.g. an OAUTHBEARER token refresh), which must then live until the process exits.
+  std::atomic<bool> client_left_behind_{false};
 
   // Destroyed first: the consumer's callbacks use the members above. queue_ before rk_.
   kafka::KafkaPtr rk_;
@@ -1194,6 +1214,7 @@ Result<std::vector<PartitionStatusSnapshot>> StreamConsumer::Seek(const SeekRequ
 }
 StreamStatusSnapshot StreamConsumer::status() const { return impl_->status(); }
 std::chrono::milliseconds StreamConsumer::SinceProgress() const { return impl_->SinceProgress(); }
+bool StreamConsumer::ClientLeftBehind() const { return impl_->ClientLeftBehind(); }
 const std::string& StreamConsumer::name() const { return impl_->name(); }
 
 }  // namespace tomstream::stream

@@ -89,6 +89,10 @@ class StreamConsumer {
   // Time since the consumer thread last went round its loop (which it does at least every
   // 100 ms while healthy). Thread-safe.
   std::chrono::milliseconds SinceProgress() const;
+  // True when, on some close, the Kafka client could not close in time and was left running
+  // rather than destroyed (see CloseConsumer()): this object must then outlive it, i.e. live to
+  // the process exit.
+  bool ClientLeftBehind() const;
   const std::string& name() const;
 
  private:

@@ -73,9 +73,9 @@ Status StreamManager::Start() {
     std::lock_guard lock(mu_);
     for (const auto& sr : *stored) {
       if (FindStream(sr.stream) == nullptr) {
-        spdlog::warn("runtime route {} names stream {}, which is no longer configured; ignored",
+        // Kept: a reload that configures the stream again brings the route back into use.
+        spdlog::warn("runtime route {} names stream {}, which is not configured; unused for now",
                      sr.id, sr.stream);
-        continue;
       }
       auto start = DecodeStart(sr.start);
       RouteInfo info;
@@ -176,6 +176,9 @@ std::vector<std::string> StreamManager::Reload(const config::Config& next,
   StopAll(to_stop, budget);
 
   std::lock_guard lock(mu_);
+  for (const auto& c : to_stop) {
+    if (c->ClientLeftBehind()) retired_.push_back(c);
+  }
   config_ = next;
   for (const auto& s : config_.streams) {
     if (!s.active) continue;  // an active stream made inactive was stopped above
@@ -345,21 +348,30 @@ Result<std::vector<PartitionStatusSnapshot>> StreamManager::SeekRoute(
 }
 
 std::vector<StreamStatusSnapshot> StreamManager::Snapshot() const {
-  std::vector<StreamStatusSnapshot> out;
-  std::lock_guard lock(mu_);
-  for (const auto& s : config_.streams) {
-    auto it = consumers_.find(s.name);
-    if (it != consumers_.end()) {
-      out.push_back(it->second->status());
-      continue;
+  // Each entry: a running consumer, or the snapshot of an inactive stream. status() is called
+  // outside mu_, as it may wait for a consumer busy with the broker.
+  std::vector<std::pair<std::shared_ptr<StreamConsumer>, StreamStatusSnapshot>> entries;
+  {
+    std::lock_guard lock(mu_);
+    for (const auto& s : config_.streams) {
+      auto it = consumers_.find(s.name);
+      if (it != consumers_.end()) {
+        entries.emplace_back(it->second, StreamStatusSnapshot{});
+        continue;
+      }
+      StreamStatusSnapshot snap;
+      snap.name = s.name;
+      snap.security = config::SecurityName(s.security);
+      snap.group_id = s.group_id;
+      snap.bootstrap = kafka::BootstrapServers(s);
+      snap.state = StreamState::kInactive;
+      entries.emplace_back(nullptr, std::move(snap));
     }
-    StreamStatusSnapshot snap;
-    snap.name = s.name;
-    snap.security = config::SecurityName(s.security);
-    snap.group_id = s.group_id;
-    snap.bootstrap = kafka::BootstrapServers(s);
-    snap.state = StreamState::kInactive;
-    out.push_back(std::move(snap));
+  }
+  std::vector<StreamStatusSnapshot> out;
+  out.reserve(entries.size());
+  for (auto& [consumer, snap] : entries) {
+    out.push_back(consumer ? consumer->status() : std::move(snap));
   }
   return out;
 }

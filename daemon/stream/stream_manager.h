@@ -79,6 +79,9 @@ class StreamManager {
   std::vector<RouteInfo> runtime_routes_;  // GUARDED_BY(mu_)
   // Shared so that a call can use a consumer without holding mu_ while a reload replaces it.
   std::map<std::string, std::shared_ptr<StreamConsumer>> consumers_;  // GUARDED_BY(mu_)
+  // Consumers a reload stopped whose client was left behind (ClientLeftBehind()): kept to the
+  // end. Only after broker trouble during a reload, so this stays short.
+  std::vector<std::shared_ptr<StreamConsumer>> retired_;  // GUARDED_BY(mu_)
 };
 
 }  // namespace tomstream::stream

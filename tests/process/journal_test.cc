@@ -108,6 +108,15 @@ class JournalTest : public DaemonProcessTest {
     return std::nullopt;
   }
 
+  // As WaitForRecord(), but also looks at the records read so far.
+  std::optional<Fields> FindOrWaitForRecord(const std::string& text,
+                                            std::chrono::milliseconds limit) {
+    for (const Fields& f : records_) {
+      if (Get(f, "MESSAGE").find(text) != std::string::npos) return f;
+    }
+    return WaitForRecord(text, limit);
+  }
+
   int fd_ = -1;
   std::vector<Fields> records_;
 };
@@ -131,15 +140,11 @@ TEST_F(JournalTest, RecordsCarryPriorityAndStructuredFields) {
   EXPECT_EQ(Get(*ready, "SYSLOG_IDENTIFIER"), "tomstreamd");
   EXPECT_FALSE(Get(*ready, "TID").empty());
 
-  // Records from a stream's consumer thread name the stream.
-  bool stream_field = false;
-  for (const Fields& f : records_) {
-    if (Get(f, "MESSAGE").find("stream alpha: starting") != std::string::npos) {
-      EXPECT_EQ(Get(f, "TOMSTREAM_STREAM"), "alpha");
-      stream_field = true;
-    }
-  }
-  EXPECT_TRUE(stream_field) << "no 'stream alpha: starting' record";
+  // Records from a stream's consumer thread name the stream (this one may come before or after
+  // "ready").
+  const auto starting = FindOrWaitForRecord("stream alpha: starting", 5s);
+  ASSERT_TRUE(starting) << "no 'stream alpha: starting' record";
+  EXPECT_EQ(Get(*starting, "TOMSTREAM_STREAM"), "alpha");
   // The lost broker (a warning from the consumer thread) carries it too.
   const auto down = WaitForRecord("stream alpha: ", 10s);
   ASSERT_TRUE(down);
