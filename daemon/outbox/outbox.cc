@@ -6,6 +6,7 @@
 #include <atomic>
 #include <condition_variable>
 #include <future>
+#include <limits>
 #include <map>
 #include <mutex>
 #include <optional>
@@ -31,6 +32,9 @@ using namespace std::chrono_literals;
 
 // Entries claimed from the store at once, at most.
 constexpr int kClaimBatch = 500;
+// While a destination fails, how often one entry is tried whatever its backoff: the bound on how
+// long after a destination's return delivery resumes.
+constexpr auto kProbeInterval = std::chrono::seconds(2);
 
 std::string Sha256(std::string_view prefix, std::string_view data) {
   unsigned char digest[EVP_MAX_MD_SIZE];
@@ -145,6 +149,10 @@ class Outbox::Publisher {
           // Idle: sleep until woken or the next entry is due (re-checked at least each second).
           auto wait = 1000ms;
           if (next_due) wait = std::clamp(std::chrono::milliseconds(*next_due - NowMillis()), 0ms, wait);
+          if (failing_) {
+            wait = std::min(wait, std::chrono::duration_cast<std::chrono::milliseconds>(
+                                      std::max(next_probe_ - Clock::now(), Clock::duration(0))));
+          }
           cv_.wait_for(lock, wait, [&] { return stopping_ || wake_; });
           if (stopping_) break;
           idled = true;
@@ -163,11 +171,21 @@ class Outbox::Publisher {
       // the sink but still `sending`).
       if (!unrecorded_.empty() && Clock::now() >= next_record_attempt_) RecordPending();
 
-      // Claim what is due, as far as the sink has room.
+      // Claim what is due, as far as the sink has room. While the destination fails, one entry
+      // at a time: when one is due, and at least every kProbeInterval whatever the backoff says,
+      // so that a destination that comes back is noticed within that interval (then everything
+      // waiting is made due at once, see below) and a failing one gets no burst.
       const size_t room = sink_->capacity() - std::min(sink_->capacity(), sink_->in_flight());
-      if (room > 0 && next_due && *next_due <= NowMillis()) {
-        const int want = static_cast<int>(std::min<size_t>(room, kClaimBatch));
-        auto claimed = store_.Claim(destination_.name, NowMillis(), want);
+      const bool any_due = next_due && *next_due <= NowMillis();
+      const bool probe = failing_ && Clock::now() >= next_probe_;
+      if (failing_ ? sink_->in_flight() == 0 && (any_due || probe) : room > 0 && any_due) {
+        const int want = failing_ ? 1 : static_cast<int>(std::min<size_t>(room, kClaimBatch));
+        std::optional<int64_t> due_by;
+        if (failing_ && probe) {
+          due_by = std::numeric_limits<int64_t>::max();
+          next_probe_ = Clock::now() + kProbeInterval;
+        }
+        auto claimed = store_.Claim(destination_.name, NowMillis(), want, due_by);
         if (!claimed.ok()) {
           NoteError("store: " + claimed.status().message());
           next_due = NowMillis() + 1000;
@@ -187,8 +205,18 @@ class Outbox::Publisher {
       outcomes.clear();
       if (sink_->in_flight() > 0) sink_->Poll(5ms, outcomes);
       if (!outcomes.empty()) {
+        const bool was_failing = failing_;
         const std::optional<int64_t> earliest_retry = Record(outcomes, jitter, rng);
         delivered_since += RecordPending();
+        if (was_failing && !failing_) {
+          // It answers again: what waits for its backoff goes now.
+          auto hastened = store_.Hasten(destination_.name, NowMillis());
+          if (hastened.ok()) {
+            spdlog::info("destination {}: answering again; {} waiting entries are due now",
+                         destination_.name, *hastened);
+          }
+          next_due = NowMillis();
+        }
         // Entries back to `pending` are due again at their retry time: wake up then.
         if (earliest_retry && (!next_due || *earliest_retry < *next_due)) next_due = earliest_retry;
       }
@@ -231,6 +259,14 @@ class Outbox::Publisher {
         in_flight_.erase(it);
       }
       const int attempts = sent.attempts;
+      // Reachability: any answer (delivered, or refused for good) means the destination is there;
+      // a transient failure means it may not be.
+      if (o.kind == SinkOutcome::Kind::kTransient) {
+        if (!failing_) next_probe_ = Clock::now() + kProbeInterval;
+        failing_ = true;
+      } else if (o.kind != SinkOutcome::Kind::kNotSent) {
+        failing_ = false;
+      }
       switch (o.kind) {
         case SinkOutcome::Kind::kDelivered:
           r.kind = store::OutboxResult::Kind::kDelivered;
@@ -314,6 +350,9 @@ class Outbox::Publisher {
   std::unique_ptr<Sink> sink_;  // reset by Join()
   store::OutboxStore& store_;
   // Publisher thread only:
+  // Set by a transient failure, cleared by any answer: see the claim in Run().
+  bool failing_ = false;
+  Clock::time_point next_probe_;
   struct InFlight {
     int attempts;
     std::string uuid;  // 16 bytes

@@ -135,18 +135,19 @@ Result<int64_t> OutboxStore::RecoverSending(int64_t now_ms) {
 }
 
 Result<std::vector<OutboxWork>> OutboxStore::Claim(const std::string& destination, int64_t now_ms,
-                                                   int limit) {
+                                                   int limit, std::optional<int64_t> due_by_ms) {
   std::vector<OutboxWork> out;
   Status st = store_.Write([&](Connection& db) -> Status {
     out.clear();
     auto stmt = db.Cached(
         "UPDATE outbox SET state = 2, attempts = attempts + 1, updated_at = ?1 "
         "WHERE id IN (SELECT id FROM outbox WHERE state = 1 AND destination = ?2 "
-        "AND next_attempt_at <= ?1 ORDER BY next_attempt_at, id LIMIT ?3) "
+        "AND next_attempt_at <= ?4 ORDER BY next_attempt_at, id LIMIT ?3) "
         "RETURNING id, uuid, destination, topic, title, body, attempts, next_attempt_at");
     if (!stmt.ok()) return stmt.status();
     Statement& s = **stmt;
     s.Bind(1, now_ms).BindNoCopy(2, destination).Bind(3, int64_t{limit});
+    s.Bind(4, due_by_ms.value_or(now_ms));
     std::vector<std::pair<int64_t, OutboxWork>> rows;
     TOMSTREAM_RETURN_IF_ERROR(CollectRows(s, rows, [](Statement& r) {
       OutboxWork w;
@@ -222,6 +223,23 @@ Status OutboxStore::Complete(std::vector<OutboxResult> results,
       [done = std::move(done)](const Status& st) {
         if (done) done(st);
       });
+}
+
+Result<int64_t> OutboxStore::Hasten(const std::string& destination, int64_t now_ms) {
+  int64_t changed = 0;
+  Status st = store_.Write([&](Connection& db) -> Status {
+    auto stmt = db.Cached(
+        "UPDATE outbox SET next_attempt_at = ?1 "
+        "WHERE state = 1 AND destination = ?2 AND next_attempt_at > ?1");
+    if (!stmt.ok()) return stmt.status();
+    (*stmt)->Bind(1, now_ms).BindNoCopy(2, destination);
+    TOMSTREAM_RETURN_IF_ERROR((*stmt)->Run());
+    (*stmt)->Reset();
+    changed = db.Changes();
+    return Status::Ok();
+  });
+  if (!st.ok()) return st;
+  return changed;
 }
 
 Result<std::optional<int64_t>> OutboxStore::NextDue(const std::string& destination) {

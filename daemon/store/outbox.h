@@ -118,9 +118,14 @@ class OutboxStore {
   // Puts entries left `sending` by an earlier run back to `pending`, due now. Returns how many.
   Result<int64_t> RecoverSending(int64_t now_ms);
 
-  // Marks up to `limit` pending entries of `destination` that are due at `now_ms` as `sending`,
-  // counting an attempt, and returns them, longest due first.
-  Result<std::vector<OutboxWork>> Claim(const std::string& destination, int64_t now_ms, int limit);
+  // Marks up to `limit` pending entries of `destination` that are due by `due_by_ms` (default:
+  // `now_ms`) as `sending`, counting an attempt, and returns them, longest due first.
+  Result<std::vector<OutboxWork>> Claim(const std::string& destination, int64_t now_ms, int limit,
+                                        std::optional<int64_t> due_by_ms = std::nullopt);
+
+  // Makes every pending entry of `destination` due at `now_ms` (their backoff no longer
+  // applies: the destination answered again). Returns how many were waiting.
+  Result<int64_t> Hasten(const std::string& destination, int64_t now_ms);
 
   // Records outcomes in one transaction. `done` as for Enqueue (may be empty).
   Status Complete(std::vector<OutboxResult> results, std::function<void(const Status&)> done);

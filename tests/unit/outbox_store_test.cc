@@ -3,6 +3,7 @@
 // (outbox/hermes_sink.h) and the OutboxStore on a real SQLite store (store/outbox.h).
 #include "store/outbox.h"
 
+#include <limits>
 #include <sqlite3.h>
 #include <stdlib.h>
 
@@ -877,6 +878,39 @@ TEST_F(OutboxStoreTest, ClaimSkipsEntriesNotYetDue) {
   auto w = MustClaim("hermes", Later(), 10);
   ASSERT_EQ(w.size(), 1u);
   EXPECT_EQ(w[0].uuid, e.uuid);
+}
+
+// A probe of a failing destination takes the earliest pending entry whatever its backoff; once
+// the destination answers, Hasten makes every waiting entry of it due.
+TEST_F(OutboxStoreTest, ProbeClaimIgnoresBackoffAndHastenMakesWaitingEntriesDue) {
+  std::vector<NewOutboxEntry> entries = {MakeEntry("hermes", "t", "a"), MakeEntry("hermes", "t", "b"),
+                                         MakeEntry("kafka", "t", "c")};
+  MustEnqueue(entries);
+  {
+    RawDb raw(options_.path);
+    raw.Exec("UPDATE outbox SET next_attempt_at = 90000 WHERE dedupe_key = CAST('a' AS BLOB)");
+    raw.Exec("UPDATE outbox SET next_attempt_at = 60000 WHERE dedupe_key = CAST('b' AS BLOB)");
+    raw.Exec("UPDATE outbox SET next_attempt_at = 70000 WHERE dedupe_key = CAST('c' AS BLOB)");
+  }
+  EXPECT_THAT(MustClaim("hermes", 1000, 1), IsEmpty());  // nothing due at 1000
+  auto probe = outbox_->Claim("hermes", 1000, 1, std::numeric_limits<int64_t>::max());
+  ASSERT_TRUE(probe.ok()) << probe.status().ToString();
+  ASSERT_EQ(probe->size(), 1u);
+  EXPECT_EQ((*probe)[0].uuid, entries[1].uuid) << "not the earliest pending entry";
+
+  auto hastened = outbox_->Hasten("hermes", 2000);
+  ASSERT_TRUE(hastened.ok()) << hastened.status().ToString();
+  EXPECT_EQ(*hastened, 1);  // "a"; "b" is sending, "c" belongs to another destination
+  auto hermes_due = outbox_->NextDue("hermes");
+  auto kafka_due = outbox_->NextDue("kafka");
+  ASSERT_TRUE(hermes_due.ok() && kafka_due.ok());
+  EXPECT_EQ(*hermes_due, std::optional<int64_t>(2000));
+  EXPECT_EQ(*kafka_due, std::optional<int64_t>(70000));
+  ASSERT_EQ(MustClaim("hermes", 2000, 5).size(), 1u);
+  // Nothing waits any more: a second call changes nothing.
+  auto again = outbox_->Hasten("hermes", 3000);
+  ASSERT_TRUE(again.ok());
+  EXPECT_EQ(*again, 0);
 }
 
 TEST_F(OutboxStoreTest, ClaimCountsEveryAttempt) {
