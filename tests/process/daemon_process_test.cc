@@ -207,5 +207,22 @@ TEST_F(DaemonProcessTest, ExampleConfigChecksWithSecretsFromTheEnvironment) {
   EXPECT_EQ(r.err.find("s3cret"), std::string::npos);
 }
 
+// The socket is the access control: mode 0660, so a process of another uid outside the
+// socket's group cannot connect, and tomctl says so.
+TEST_F(DaemonProcessTest, AnotherUidOutsideTheGroupIsRefused) {
+  if (geteuid() != 0) GTEST_SKIP() << "needs root to run tomctl as another user (nobody)";
+  ASSERT_TRUE(StartDaemon());
+  // The directories may be entered by anyone: only the socket's own mode keeps nobody out.
+  ASSERT_EQ(chmod(dir_.c_str(), 0755), 0);
+  ASSERT_EQ(chmod((dir_ + "/run").c_str(), 0755), 0);
+  RunResult r = RunProgram({"/usr/bin/setpriv", "--reuid=65534", "--regid=65534",
+                            "--clear-groups", TOMCTL_BIN, "--socket", socket_, "status"},
+                           dir_, 30s);
+  EXPECT_NE(r.status, 0) << r.out;
+  EXPECT_NE(r.err.find("Permission denied"), std::string::npos) << r.err;
+  // Root (the daemon's own uid here) still gets in.
+  EXPECT_EQ(TomctlHere({"status"}).status, 0);
+}
+
 }  // namespace
 }  // namespace tomstream::testing
