@@ -183,12 +183,15 @@ void Store::CommitBatch(std::vector<Job>& batch) {
     if (!txn.ok() && db.InTransaction()) (void)db.RunCached("ROLLBACK");
   }
   if (!txn.ok()) {
-    const bool sticky = txn.code() == StatusCode::kIoError ||
-                        txn.code() == StatusCode::kResourceExhausted;
-    if (sticky) {
+    // A full disk or database (RESOURCE_EXHAUSTED) undoes the transaction and leaves the
+    // database intact: later writes succeed once there is room again. After an I/O error the
+    // state of the files is unknown: no more writes until the store is reopened.
+    if (txn.code() == StatusCode::kIoError) {
       spdlog::error("store: commit failed, refusing further writes: {}", txn.message());
       std::lock_guard lock(mu_);
       write_error_ = txn.message();
+    } else {
+      spdlog::error("store: commit failed, nothing of it stored: {}", txn.message());
     }
     for (auto& r : results) r = txn;
   }

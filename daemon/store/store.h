@@ -6,8 +6,10 @@
 // syncs once for all of them: group commit. Reads use a small pool of read-only connections and
 // may run on any thread concurrently with the writer (WAL).
 //
-// Failure: an I/O error or a full disk while committing makes the store refuse further writes
-// (write_error() says why) until it is reopened; what was committed before stays intact.
+// Failure: a full disk or database fails the jobs of that commit (RESOURCE_EXHAUSTED, nothing of
+// them stored) and later commits succeed once there is room again. An I/O error while committing
+// makes the store refuse further writes (write_error() says why) until it is reopened. Either
+// way what was committed before stays intact.
 #pragma once
 
 #include <chrono>
