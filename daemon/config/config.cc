@@ -15,6 +15,31 @@
 namespace tomstream::config {
 namespace {
 
+// `s` with control characters escaped ("\n", "\x01"): one error is one line, although keys and
+// values from the file, and toml++'s descriptions that quote it, may hold line breaks.
+std::string OneLine(const std::string& s) {
+  std::string out;
+  out.reserve(s.size());
+  for (const char c : s) {
+    const auto byte = static_cast<unsigned char>(c);
+    if (byte >= 0x20 && byte != 0x7f) {
+      out += c;
+    } else if (c == '\n') {
+      out += "\\n";
+    } else if (c == '\r') {
+      out += "\\r";
+    } else if (c == '\t') {
+      out += "\\t";
+    } else {
+      constexpr char kHex[] = "0123456789abcdef";
+      out += "\\x";
+      out += kHex[byte >> 4];
+      out += kHex[byte & 0xf];
+    }
+  }
+  return out;
+}
+
 // Collects every problem found in a file, each prefixed with "file:line: key.path: ".
 class Errors {
  public:
@@ -25,7 +50,7 @@ class Errors {
     line << source_;
     if (where != nullptr && where->begin.line > 0) line << ':' << where->begin.line;
     line << ": " << key << ": " << message;
-    lines_.push_back(line.str());
+    lines_.push_back(OneLine(line.str()));
   }
   bool empty() const { return lines_.empty(); }
   std::string Join() const {
@@ -396,6 +421,16 @@ bool ParseKafkaUrl(TableReader& r, const std::string& url, std::vector<std::stri
   return true;
 }
 
+// Patterns and regexes become std::regex, which compiles recursively, a few stack frames per
+// character: some tens of thousands of characters overflow the stack (the daemon crashed at
+// --check-config, on reload, or for a pattern when the stream started). Kafka topic names have
+// at most 249 characters, so a longer expression is no loss.
+constexpr size_t kMaxRouteExpressionBytes = 1024;
+
+std::string TooLongExpression() {
+  return "is longer than " + std::to_string(kMaxRouteExpressionBytes) + " characters";
+}
+
 void ReadRoute(TableReader& r, RouteConfig& route) {
   int selectors = 0;
   std::string value;
@@ -408,15 +443,20 @@ void ReadRoute(TableReader& r, RouteConfig& route) {
     route.match = RouteConfig::Match::kPattern;
     route.topic = value;
     ++selectors;
+    if (value.size() > kMaxRouteExpressionBytes) r.Error("pattern", TooLongExpression());
   }
   if (r.NonEmptyString("regex", value)) {
     route.match = RouteConfig::Match::kRegex;
     route.topic = value;
     ++selectors;
-    try {
-      std::regex re(value, std::regex::ECMAScript);
-    } catch (const std::regex_error& e) {
-      r.Error("regex", std::string("is not a valid regular expression: ") + e.what());
+    if (value.size() > kMaxRouteExpressionBytes) {
+      r.Error("regex", TooLongExpression());
+    } else {
+      try {
+        std::regex re(value, std::regex::ECMAScript);
+      } catch (const std::regex_error& e) {
+        r.Error("regex", std::string("is not a valid regular expression: ") + e.what());
+      }
     }
   }
   if (selectors != 1) {
@@ -576,7 +616,7 @@ Result<Config> ParseConfig(std::string_view text, const std::string& source_name
     std::ostringstream m;
     m << source_name << ':' << e.source().begin.line << ':' << e.source().begin.column << ": "
       << e.description();
-    return Status::InvalidArgument(m.str());
+    return Status::InvalidArgument(OneLine(m.str()));
   }
 
   Errors errors(source_name);

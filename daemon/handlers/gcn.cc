@@ -473,10 +473,13 @@ std::optional<int64_t> ParseClock(std::string_view s) {
 // The Truncated Julian Day (JD - 2440000.5) is unambiguous, so it wins; the y/m/d field (whose
 // year has 2 or 4 digits whatever its label says) is the fallback.
 std::optional<int64_t> NoticeDate(std::string_view s) {
+  // TJD of 10000-01-01: later ones are garbage, and would overflow the conversions below.
+  constexpr double kTjdYear10000 = 2'933'484;
   std::string_view rest;
   if (const auto tjd = LeadingNumber(s, &rest)) {
     rest = TrimAscii(rest);
-    if (rest.starts_with("TJD") && *tjd >= 1 && *tjd == std::floor(*tjd)) {
+    if (rest.starts_with("TJD") && *tjd >= 1 && *tjd < kTjdYear10000 &&
+        *tjd == std::floor(*tjd)) {
       return static_cast<int64_t>(*tjd) - 587;  // 2440587.5 - 2440000.5
     }
   }

@@ -417,6 +417,15 @@ std::vector<FieldError> ValidatePhotometryMessage(const PhotometryMessage& m) {
                    std::string(key) + " field");
       }
     }
+    // Hermes reads data.event_id as a CharField (a string or a number, not blank), and so does
+    // the daemon's own hermes handler when the message comes back from Kafka.
+    if (const auto it = extra->find("event_id"); it != extra->end() && !it->is_null()) {
+      if (!it->is_string() && !it->is_number()) {
+        c.Fail("extra_data_json", "event_id must be a string or a number");
+      } else if (it->is_string() && IsBlank(it->get_ref<const std::string&>())) {
+        c.Fail("extra_data_json", "event_id must not be blank");
+      }
+    }
   }
   return c.Take();
 }
