@@ -421,12 +421,8 @@ bool ParseKafkaUrl(TableReader& r, const std::string& url, std::vector<std::stri
   return true;
 }
 
-// Patterns and regexes become std::regex, which compiles recursively, a few stack frames per
-// character: some tens of thousands of characters overflow the stack (the daemon crashed at
-// --check-config, on reload, or for a pattern when the stream started). Kafka topic names have
-// at most 249 characters, so a longer expression is no loss.
-constexpr size_t kMaxRouteExpressionBytes = 1024;
-
+// Patterns and regexes become std::regex: see kMaxRouteExpressionBytes (the daemon crashed at
+// --check-config, on reload, or for a pattern when the stream started).
 std::string TooLongExpression() {
   return "is longer than " + std::to_string(kMaxRouteExpressionBytes) + " characters";
 }

@@ -7,6 +7,7 @@
 #pragma once
 
 #include <chrono>
+#include <cstddef>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -63,6 +64,11 @@ struct StartPosition {
 
   bool operator==(const StartPosition&) const = default;
 };
+
+// The longest route pattern or regex accepted, in bytes. std::regex compiles recursively, a few
+// stack frames per character, and some tens of thousands of characters overflow the stack;
+// Kafka topic names have at most 249 characters, so a longer expression is no loss.
+inline constexpr size_t kMaxRouteExpressionBytes = 1024;
 
 struct RouteConfig {
   enum class Match { kExact, kPattern, kRegex };

@@ -213,6 +213,12 @@ Result<RouteInfo> StreamManager::AddRoute(const std::string& stream, Route route
   if (route.topic.empty()) {
     return Status::InvalidArgument("route: give one of topic, pattern or regex");
   }
+  if (route.topic.size() > config::kMaxRouteExpressionBytes) {
+    const std::string field = route.match == Match::kExact ? "topic" : MatchName(route.match);
+    return Status::InvalidArgument("route." + field + ": is longer than " +
+                                   std::to_string(config::kMaxRouteExpressionBytes) +
+                                   " characters");
+  }
   if (handlers::MakeHandler(route.handler) == nullptr) {
     return Status::InvalidArgument("route.handler: must be one of hermes, gcn, raw, log; not \"" +
                                    route.handler + "\"");

@@ -224,5 +224,21 @@ TEST_F(DaemonProcessTest, AnotherUidOutsideTheGroupIsRefused) {
   EXPECT_EQ(TomctlHere({"status"}).status, 0);
 }
 
+// A runtime route's regex or pattern is bounded like the config file's (std::regex compiles
+// recursively: a long one overflowed the stack).
+TEST_F(DaemonProcessTest, OverlongRuntimeRouteExpressionIsRefusedNamingTheField) {
+  WriteConfig("[[stream]]\nname = \"alpha\"\nurl = \"kafka://127.0.0.1:9/\"\n");
+  ASSERT_TRUE(StartDaemon());
+  const std::string huge(100000, 'a');
+  RunResult r = TomctlHere({"topics", "add", "alpha", huge, "--regex", "--handler", "raw"});
+  EXPECT_NE(r.status, 0);
+  EXPECT_NE(r.err.find("route.regex: is longer than 1024 characters"), std::string::npos) << r.err;
+  r = TomctlHere({"topics", "add", "alpha", huge, "--pattern", "--handler", "raw"});
+  EXPECT_NE(r.err.find("route.pattern: is longer than 1024 characters"), std::string::npos) << r.err;
+  EXPECT_TRUE(daemon_->Running()) << daemon_->Stderr();
+  EXPECT_EQ(TomctlHere({"topics", "add", "alpha", std::string(1024, 'a'), "--regex", "--handler",
+                        "raw"}).status, 0);
+}
+
 }  // namespace
 }  // namespace tomstream::testing
