@@ -76,8 +76,6 @@ class Outbox {
   // Names of the publisher loops that have not gone round for `limit` ("destination hermes").
   std::vector<std::string> Stalled(std::chrono::milliseconds limit) const;
 
-  const OutboxOptions& options() const { return options_; }
-
  private:
   class Publisher;
   Outbox(OutboxOptions options, store::Store& store);
