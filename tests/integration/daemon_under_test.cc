@@ -435,6 +435,22 @@ StreamSpec HopskotchStream(const KafkaEnv& env, const std::string& prefix) {
 }
 
 // ------------------------------------------------------------------------------------ daemon
+std::string KafkaDestination(const std::string& stream, const std::string& topic,
+                             int max_in_flight) {
+  return "[[destination]]\nname = \"hop\"\nkind = \"kafka\"\nstream = \"" + stream +
+         "\"\ntopics = [\"" + topic + "\"]\nretry_initial_ms = 100\nretry_max_ms = 1000\n"
+         "max_in_flight = " + std::to_string(max_in_flight) + "\n";
+}
+
+std::string PhotometryCsv(const std::string& prefix, int first, int count) {
+  std::ostringstream csv;
+  csv << "target_name,ra,dec,date_obs,bandpass,telescope,brightness\n";
+  for (int i = first; i < first + count; ++i) {
+    csv << prefix << i << ",150.1,-20.5,2461161.5,g,1m0," << 15 + i % 5 << "\n";
+  }
+  return csv.str();
+}
+
 int64_t JsonInt(const json& j) {
   if (j.is_number_integer()) return j.get<int64_t>();
   if (j.is_number()) return static_cast<int64_t>(j.get<double>());

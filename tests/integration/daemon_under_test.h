@@ -180,6 +180,14 @@ StreamSpec PlaintextStream(const KafkaEnv& env, const std::string& prefix);
 // The Hopskotch setup: SASL_SSL + SCRAM-SHA-512 on localhost, the broker's CA; tls by default.
 StreamSpec HopskotchStream(const KafkaEnv& env, const std::string& prefix);
 
+// A [[destination]] named "hop" of kind "kafka" publishing `topic` through `stream`, with fast
+// retries (100 ms doubling to 1 s).
+std::string KafkaDestination(const std::string& stream, const std::string& topic,
+                             int max_in_flight);
+// A photometry CSV (TOM Toolkit columns) with one row for each of the targets <prefix><first> ..
+// <prefix><first + count - 1>: `tomctl publish photometry --file` makes one message of each.
+std::string PhotometryCsv(const std::string& prefix, int first, int count);
+
 // ------------------------------------------------------------------------------------ daemon
 // int64 fields of protobuf JSON are strings; accept both.
 int64_t JsonInt(const json& j);

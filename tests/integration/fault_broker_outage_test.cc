@@ -4,7 +4,6 @@
 //
 // A private broker (tests/kafka/broker.sh start DIR), so that stopping it disturbs no other test.
 #include <iostream>
-#include <sstream>
 #include <thread>
 
 #include "daemon_under_test.h"
@@ -16,15 +15,6 @@ using namespace std::chrono_literals;
 
 int64_t Ms(Clock::duration d) {
   return std::chrono::duration_cast<std::chrono::milliseconds>(d).count();
-}
-
-std::string Csv(const std::string& prefix, int n) {
-  std::ostringstream csv;
-  csv << "target_name,ra,dec,date_obs,bandpass,telescope,brightness\n";
-  for (int i = 0; i < n; ++i) {
-    csv << prefix << i << ",150.1,-20.5,2461161.5,g,1m0," << 15 + i % 5 << "\n";
-  }
-  return csv.str();
 }
 
 TEST(FaultBrokerOutage, SixtySecondsAwayMidIngestAndMidPublishLosesNothingAndResumesPromptly) {
@@ -55,7 +45,7 @@ TEST(FaultBrokerOutage, SixtySecondsAwayMidIngestAndMidPublishLosesNothingAndRes
     ASSERT_TRUE(producer.Flush(120s));
     expected = producer.PayloadsByOffset(in);
   }
-  testing::WriteFile(d.dir() + "/before.csv", Csv("OUT-A-", kOut1));
+  testing::WriteFile(d.dir() + "/before.csv", PhotometryCsv("OUT-A-", 0, kOut1));
   RunResult r = d.Tomctl({"publish", "photometry", "--destination", "hop", "--topic", out,
                           "--submitter", "outage", "--file", d.dir() + "/before.csv"});
   ASSERT_EQ(r.status, 0) << r.err;
@@ -71,7 +61,7 @@ TEST(FaultBrokerOutage, SixtySecondsAwayMidIngestAndMidPublishLosesNothingAndRes
   RecordProperty("delivered_at_stop", std::to_string(delivered_at_stop));
 
   // While it is away: the daemon answers, accepts photometry (stored, not lost), and stays up.
-  testing::WriteFile(d.dir() + "/during.csv", Csv("OUT-B-", kOut2));
+  testing::WriteFile(d.dir() + "/during.csv", PhotometryCsv("OUT-B-", 0, kOut2));
   r = d.Tomctl({"publish", "photometry", "--destination", "hop", "--topic", out, "--submitter",
                 "outage", "--file", d.dir() + "/during.csv"});
   ASSERT_EQ(r.status, 0) << r.err;

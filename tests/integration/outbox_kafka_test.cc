@@ -8,7 +8,6 @@
 #include <map>
 #include <random>
 #include <set>
-#include <sstream>
 
 #include <gtest/gtest.h>
 
@@ -97,12 +96,6 @@ std::string HermesErrors(const std::string& dir, const std::string& body) {
   return out;
 }
 
-std::string Destination(const std::string& stream, const std::string& topic, int max_in_flight) {
-  return "[[destination]]\nname = \"hop\"\nkind = \"kafka\"\nstream = \"" + stream +
-         "\"\ntopics = [\"" + topic + "\"]\nretry_initial_ms = 100\nretry_max_ms = 1000\n"
-         "max_in_flight = " + std::to_string(max_in_flight) + "\n";
-}
-
 TEST(OutboxKafka, PublishedMessageCarriesHopHeadersPassesHermesRulesAndIsIngestedBack) {
   const auto env = KafkaEnv::from_environment();
   const std::string topic = test::unique_topic("outbox-kafka");
@@ -110,7 +103,7 @@ TEST(OutboxKafka, PublishedMessageCarriesHopHeadersPassesHermesRulesAndIsIngeste
   StreamSpec s = PlaintextStream(env, "obk");
   s.routes = {RouteSpec{.topic = topic, .handler = "hermes"}};
   DaemonUnderTest d("it-obk");
-  d.Configure({s}, "", Destination(s.name, topic, 100));
+  d.Configure({s}, "", KafkaDestination(s.name, topic, 100));
   ASSERT_TRUE(d.Start());
 
   auto published = d.TomctlJson({"publish", "photometry", "--destination", "hop", "--topic", topic,
@@ -171,18 +164,13 @@ TEST(OutboxKafka, KillNineWhilePublishingLosesNothing) {
   StreamSpec s = PlaintextStream(env, "obk9");  // used for its broker only: no routes
   DaemonUnderTest d("it-obk9");
   // A small window of messages in flight: publishing takes long enough to be interrupted.
-  d.Configure({s}, "", Destination(s.name, topic, 20));
+  d.Configure({s}, "", KafkaDestination(s.name, topic, 20));
   ASSERT_TRUE(d.Start());
 
   // Acknowledged entries: enqueued before the loop, in batches of 1,000 targets per CSV file.
   for (int f = 0; f < kEntries / kPerFile; ++f) {
-    std::ostringstream csv;
-    csv << "target_name,ra,dec,date_obs,bandpass,telescope,brightness\n";
-    for (int i = 0; i < kPerFile; ++i) {
-      csv << "K9-" << f * kPerFile + i << ",150.1,-20.5,2461161.5,g,1m0," << 15 + i % 5 << "\n";
-    }
     const std::string file = d.dir() + "/batch" + std::to_string(f) + ".csv";
-    testing::WriteFile(file, csv.str());
+    testing::WriteFile(file, PhotometryCsv("K9-", f * kPerFile, kPerFile));
     RunResult r = d.Tomctl({"publish", "photometry", "--destination", "hop", "--topic", topic,
                             "--submitter", "kill9", "--file", file});
     ASSERT_EQ(r.status, 0) << r.err;

@@ -2,7 +2,6 @@
 // a stream restarted by a changed setting, and the outbox restarted by a changed destination,
 // with nothing lost and nothing stored twice.
 #include <atomic>
-#include <sstream>
 #include <thread>
 
 #include "daemon_under_test.h"
@@ -14,13 +13,6 @@ using namespace std::chrono_literals;
 
 std::string Payload(const std::string& what, int i) {
   return json{{"seq", i}, {"what", what}}.dump();
-}
-
-std::string KafkaDestination(const std::string& stream, const std::string& topic,
-                             int max_in_flight) {
-  return "[[destination]]\nname = \"hop\"\nkind = \"kafka\"\nstream = \"" + stream +
-         "\"\ntopics = [\"" + topic + "\"]\nretry_initial_ms = 100\nretry_max_ms = 1000\n"
-         "max_in_flight = " + std::to_string(max_in_flight) + "\n";
 }
 
 TEST(Reload, StreamRouteAndDestinationChangesUnderLoadLoseAndRepeatNothing) {
@@ -38,12 +30,7 @@ TEST(Reload, StreamRouteAndDestinationChangesUnderLoadLoseAndRepeatNothing) {
 
   // Outbox entries to deliver while the destination is reconfigured.
   constexpr int kEntries = 2000;
-  std::ostringstream csv;
-  csv << "target_name,ra,dec,date_obs,bandpass,telescope,brightness\n";
-  for (int i = 0; i < kEntries; ++i) {
-    csv << "RL-" << i << ",150.1,-20.5,2461161.5,g,1m0," << 15 + i % 5 << "\n";
-  }
-  testing::WriteFile(d.dir() + "/entries.csv", csv.str());
+  testing::WriteFile(d.dir() + "/entries.csv", PhotometryCsv("RL-", 0, kEntries));
 
   // Messages flow on topic a during all the reloads below.
   constexpr int kMessages = 6000;
@@ -52,7 +39,7 @@ TEST(Reload, StreamRouteAndDestinationChangesUnderLoadLoseAndRepeatNothing) {
   std::thread feeder([&] {
     for (int i = 0; i < kMessages; ++i) {
       producer.Produce(a, HopJson(Payload("a", i), RandomId()));
-      if (i % 100 == 99) std::this_thread::sleep_for(50ms);  // spread over 3 s or more
+      if (i % 100 == 99) std::this_thread::sleep_for(100ms);  // spread over 6 s or more
     }
     produced = true;
   });
