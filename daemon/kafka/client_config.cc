@@ -73,8 +73,10 @@ Result<ConfPtr> MakeClientConf(const config::StreamConfig& stream, const ClientO
   std::vector<std::pair<std::string, std::string>> props{
       {"bootstrap.servers", BootstrapServers(stream)},
       {"client.id", "tomstreamd-" + stream.name},
+      // Capped at 1 s (the Java client's default; librdkafka's is 10 s), so that after a long
+      // outage the first attempt after the broker's return comes within about a second.
       {"reconnect.backoff.ms", "100"},
-      {"reconnect.backoff.max.ms", "10000"},
+      {"reconnect.backoff.max.ms", "1000"},
       {"socket.keepalive.enable", "true"},
   };
   const bool sasl = stream.security != config::Security::kNone;
