@@ -8,6 +8,7 @@
 
 #include <simdjson.h>
 
+#include "common/text.h"
 #include "handlers/handler.h"
 
 namespace tomstream::handlers::internal {
@@ -40,14 +41,10 @@ bool EqualsIgnoreCase(std::string_view a, std::string_view b);
 void AppendShortest(std::string& out, double v);
 // `v` with at most `decimals` decimals, trailing zeros dropped ("12.3", "-45.6").
 void AppendFixed(std::string& out, double v, int decimals);
-// For error messages: `s` in double quotes, control characters escaped, cut to about `max`
-// bytes (at a UTF-8 character boundary) with "..." appended when cut.
-std::string Quoted(std::string_view s, size_t max = 64);
-// Appends at most `max` bytes of `s`, cut at a UTF-8 character boundary.
-void AppendTruncatedUtf8(std::string& out, std::string_view s, size_t max);
-// Like AppendTruncatedUtf8, with control characters (newlines, tabs, ...) turned into spaces so
-// that summaries stay on one line.
-void AppendOneLine(std::string& out, std::string_view s, size_t max);
+// Bounded, quoted echoes and UTF-8 cuts (common/text.h).
+using tomstream::AppendOneLine;
+using tomstream::AppendTruncatedUtf8;
+using tomstream::Quoted;
 
 // How a JSON value reads as a message field.
 enum class FieldRead {

@@ -1,7 +1,5 @@
-#include <algorithm>
 #include <charconv>
 #include <cmath>
-#include <cstdio>
 
 #include "common/astro.h"
 #include "handlers/internal.h"
@@ -43,49 +41,6 @@ void AppendFixed(std::string& out, double v, int decimals) {
   }
   if (text == "-0") text = "0";
   out.append(text);
-}
-
-void AppendTruncatedUtf8(std::string& out, std::string_view s, size_t max) {
-  if (s.size() <= max) {
-    out.append(s);
-    return;
-  }
-  size_t cut = max;
-  // Step back over continuation bytes (10xxxxxx) so a multi-byte character is not split.
-  while (cut > 0 && (static_cast<unsigned char>(s[cut]) & 0xC0) == 0x80) --cut;
-  out.append(s.substr(0, cut));
-}
-
-void AppendOneLine(std::string& out, std::string_view s, size_t max) {
-  const size_t start = out.size();
-  AppendTruncatedUtf8(out, s, max);
-  for (size_t i = start; i < out.size(); ++i) {
-    if (static_cast<unsigned char>(out[i]) < 0x20 || out[i] == '\x7f') out[i] = ' ';
-  }
-}
-
-std::string Quoted(std::string_view s, size_t max) {
-  std::string out;
-  out.reserve(std::min(s.size(), max) + 8);
-  out += '"';
-  std::string cut;
-  AppendTruncatedUtf8(cut, s, max);
-  for (const char c : cut) {
-    if (c == '"' || c == '\\') {
-      out += '\\';
-      out += c;
-    } else if (static_cast<unsigned char>(c) < 0x20) {
-      char buf[8];
-      const auto byte = static_cast<unsigned>(static_cast<unsigned char>(c));
-      std::snprintf(buf, sizeof buf, "\\x%02x", byte);
-      out += buf;
-    } else {
-      out += c;
-    }
-  }
-  if (cut.size() < s.size()) out += "...";
-  out += '"';
-  return out;
 }
 
 FieldRead ReadJsonText(simdjson::dom::element v, std::string& out) {

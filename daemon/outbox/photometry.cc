@@ -17,6 +17,7 @@
 #include <nlohmann/json.hpp>
 
 #include "common/astro.h"
+#include "common/text.h"
 
 namespace tomstream::outbox {
 namespace {
@@ -67,44 +68,6 @@ bool IsOneOf(std::string_view value, std::span<const std::string_view> allowed) 
     if (value == a) return true;
   }
   return false;
-}
-
-// Well-formed UTF-8: no stray continuation bytes, overlong forms, surrogates or code points past
-// U+10FFFF. The body is JSON, which must be UTF-8.
-bool IsValidUtf8(std::string_view s) {
-  size_t i = 0;
-  while (i < s.size()) {
-    const auto lead = static_cast<unsigned char>(s[i]);
-    if (lead < 0x80) {
-      ++i;
-      continue;
-    }
-    size_t extra = 0;
-    unsigned min_second = 0x80;
-    unsigned max_second = 0xBF;
-    if (lead >= 0xC2 && lead <= 0xDF) {
-      extra = 1;
-    } else if (lead >= 0xE0 && lead <= 0xEF) {
-      extra = 2;
-      if (lead == 0xE0) min_second = 0xA0;  // overlong
-      if (lead == 0xED) max_second = 0x9F;  // surrogates
-    } else if (lead >= 0xF0 && lead <= 0xF4) {
-      extra = 3;
-      if (lead == 0xF0) min_second = 0x90;  // overlong
-      if (lead == 0xF4) max_second = 0x8F;  // past U+10FFFF
-    } else {
-      return false;
-    }
-    if (s.size() - i <= extra) return false;
-    for (size_t k = 1; k <= extra; ++k) {
-      const auto c = static_cast<unsigned char>(s[i + k]);
-      const unsigned lo = k == 1 ? min_second : 0x80;
-      const unsigned hi = k == 1 ? max_second : 0xBF;
-      if (c < lo || c > hi) return false;
-    }
-    i += extra + 1;
-  }
-  return true;
 }
 
 // A JSON object from `text`, or nullopt (not JSON, or JSON but not an object). Never throws.
