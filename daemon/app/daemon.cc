@@ -14,6 +14,7 @@
 #include "app/notifier.h"
 #include "app/watchdog.h"
 #include "common/logging.h"
+#include "common/text.h"
 #include "common/version.h"
 #include "control/control_server.h"
 #include "control/unix_socket.h"
@@ -320,8 +321,8 @@ Status Daemon::SetLogLevel(const std::string& level, std::string& previous) {
   const auto parsed = ParseLogLevel(level);
   if (!parsed) {
     return Status::InvalidArgument(
-        "level: must be one of trace, debug, info, warn, error, critical, off; not \"" + level +
-        "\"");
+        "level: must be one of trace, debug, info, warn, error, critical, off; not " +
+        Quoted(level));
   }
   previous = std::string(LogLevelName(spdlog::get_level()));
   spdlog::set_level(*parsed);

@@ -14,8 +14,10 @@
 
 #include "common/astro.h"
 #include "common/clock.h"
+#include "common/text.h"
 #include "common/test_hooks.h"
 #include "common/version.h"
+#include "control/checked_service.h"
 #include "control/outbox_proto.h"
 #include "control/unix_socket.h"
 #include "outbox/uuid.h"
@@ -31,8 +33,20 @@ using google::protobuf::util::TimeUtil;
 using control::FromProto;
 using control::ToProto;
 
+// gRPC sends a status message as a header, which clients refuse past 16 KiB once percent-encoded
+// (up to 3 bytes a byte): a message is kept well under that, whatever it quotes.
+constexpr size_t kMaxStatusMessageBytes = 4096;
+
+std::string Bounded(const std::string& message) {
+  if (message.size() <= kMaxStatusMessageBytes) return message;
+  std::string out;
+  AppendTruncatedUtf8(out, message, kMaxStatusMessageBytes);
+  return out + "... (" + std::to_string(message.size() - out.size()) + " more bytes)";
+}
+
 // The one place internal errors become gRPC status codes.
-grpc::Status ToGrpc(const Status& st) {
+grpc::Status ToGrpc(const Status& status) {
+  const Status st(status.code(), Bounded(status.message()));
   switch (st.code()) {
     case StatusCode::kOk: return grpc::Status::OK;
     case StatusCode::kInvalidArgument:
@@ -77,7 +91,7 @@ Result<int64_t> ParsePageToken(const std::string& token) {
     if (used == token.size() && v > 0) return static_cast<int64_t>(v);
   } catch (const std::exception&) {
   }
-  return Status::InvalidArgument("page_token: not a token this server issued: \"" + token + "\"");
+  return Status::InvalidArgument("page_token: not a token this server issued: " + Quoted(token));
 }
 
 pb::StreamState ToProto(stream::StreamState s) {
@@ -526,7 +540,7 @@ class ControlService final : public pb::Control::Service {
   grpc::Status OnEntry(const std::string& uuid, Op op, pb::OutboxEntry* out) {
     const auto id = outbox::ParseUuid(uuid);
     if (!id) {
-      return ToGrpc(Status::InvalidArgument("uuid: \"" + uuid + "\" is not a UUID"));
+      return ToGrpc(Status::InvalidArgument("uuid: " + Quoted(uuid) + " is not a UUID"));
     }
     Result<store::OutboxEntry> entry = op(*id);
     if (!entry.ok()) return ToGrpc(entry.status());
@@ -592,10 +606,40 @@ class Acceptor {
   std::thread thread_;  // last: uses the members above
 };
 
+using CheckedControl = CheckedService<pb::Control::Service>;
+
+// Every method of the Control service, registered behind the check of its requests' wire form.
+std::unique_ptr<CheckedControl> Checked(pb::Control::Service& service) {
+  using S = pb::Control::Service;
+  const auto* descriptor = google::protobuf::DescriptorPool::generated_pool()->FindServiceByName(
+      pb::Control::service_full_name());
+  auto checked = std::make_unique<CheckedControl>(service, *descriptor);
+  checked->Unary("GetVersion", &S::GetVersion);
+  checked->Unary("GetStatus", &S::GetStatus);
+  checked->Unary("SetLogLevel", &S::SetLogLevel);
+  checked->Unary("ListStreams", &S::ListStreams);
+  checked->Unary("AddRoute", &S::AddRoute);
+  checked->Unary("RemoveRoute", &S::RemoveRoute);
+  checked->Unary("ListRoutes", &S::ListRoutes);
+  checked->Unary("SeekRoute", &S::SeekRoute);
+  checked->Unary("ListAlerts", &S::ListAlerts);
+  checked->Unary("GetAlert", &S::GetAlert);
+  checked->ServerStreaming("WatchAlerts", &S::WatchAlerts);
+  checked->Unary("ListPhotometry", &S::ListPhotometry);
+  checked->Unary("ListQuarantine", &S::ListQuarantine);
+  checked->Unary("EnqueuePhotometry", &S::EnqueuePhotometry);
+  checked->Unary("ListOutbox", &S::ListOutbox);
+  checked->Unary("GetOutboxEntry", &S::GetOutboxEntry);
+  checked->Unary("RetryOutboxEntry", &S::RetryOutboxEntry);
+  checked->Unary("CancelOutboxEntry", &S::CancelOutboxEntry);
+  return checked;
+}
+
 struct ControlServer::Impl {
   ControlServerOptions options;
   LockFile claim;  // held until after the socket file is removed
   std::unique_ptr<ControlService> service;
+  std::unique_ptr<CheckedControl> checked;  // what the server runs: `service` behind the checks
   std::unique_ptr<grpc::Server> server;
   std::unique_ptr<Acceptor> acceptor;  // only when socket-activated
   std::shared_ptr<grpc::Channel> probe_channel;
@@ -621,6 +665,8 @@ Result<std::unique_ptr<ControlServer>> ControlServer::Start(const ControlServerO
   impl->options = options;
   impl->claim = std::move(claim);
   impl->service = std::make_unique<ControlService>(view);
+  impl->checked = Checked(*impl->service);
+  if (Status complete = impl->checked->Complete(); !complete.ok()) return complete;
   const bool activated = options.listen_fd >= 0;
 
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
@@ -636,7 +682,7 @@ Result<std::unique_ptr<ControlServer>> ControlServer::Start(const ControlServerO
   }
   builder.SetMaxReceiveMessageSize(options.max_message_bytes);
   builder.SetMaxSendMessageSize(options.max_message_bytes);
-  builder.RegisterService(impl->service.get());
+  builder.RegisterService(impl->checked.get());
   impl->server = builder.BuildAndStart();
   // Our own socket file is removed on failure; an activated one belongs to systemd.
   const auto give_up = [&](Status st) {

@@ -19,6 +19,7 @@
 #include "common/heartbeat.h"
 #include "common/logging.h"
 #include "common/test_hooks.h"
+#include "common/text.h"
 #include "outbox/hermes_sink.h"
 #include "outbox/kafka_sink.h"
 #include "outbox/uuid.h"
@@ -412,7 +413,14 @@ void Outbox::Stop(std::chrono::milliseconds budget) {
 Result<std::vector<store::EnqueueOutcome>> Outbox::Enqueue(std::vector<PhotometryMessage> messages,
                                                            bool validate_only) {
   if (messages.empty()) return Status::InvalidArgument("messages: at least one is required");
+  // The first kMaxListedProblems problems are listed; the rest only counted, so that a large
+  // invalid batch costs no more memory than a valid one.
+  constexpr size_t kMaxListedProblems = 20;
   std::vector<std::string> errors;
+  size_t problems = 0;
+  const auto problem = [&](std::string text) {
+    if (++problems <= kMaxListedProblems) errors.push_back(std::move(text));
+  };
   std::vector<const config::DestinationConfig*> destinations(messages.size(), nullptr);
   for (size_t i = 0; i < messages.size(); ++i) {
     PhotometryMessage& m = messages[i];
@@ -421,9 +429,9 @@ Result<std::vector<store::EnqueueOutcome>> Outbox::Enqueue(std::vector<Photometr
     auto dest = std::find_if(options_.destinations.begin(), options_.destinations.end(),
                              [&](const config::DestinationConfig& d) { return d.name == m.destination; });
     if (m.destination.empty()) {
-      errors.push_back(prefix + "destination: is required");
+      problem(prefix + "destination: is required");
     } else if (dest == options_.destinations.end()) {
-      errors.push_back(prefix + "destination: no destination is named \"" + m.destination + "\"");
+      problem(prefix + "destination: no destination is named " + Quoted(m.destination));
     } else {
       destinations[i] = &*dest;
       if (m.authors.empty()) m.authors = dest->default_authors;
@@ -431,19 +439,22 @@ Result<std::vector<store::EnqueueOutcome>> Outbox::Enqueue(std::vector<Photometr
           std::find(dest->topics.begin(), dest->topics.end(), m.topic) == dest->topics.end()) {
         std::string allowed;
         for (const std::string& t : dest->topics) allowed += (allowed.empty() ? "" : ", ") + t;
-        errors.push_back(prefix + "topic: \"" + m.topic + "\" is not a topic of destination " +
-                         dest->name + " (" + allowed + ")");
+        problem(prefix + "topic: " + Quoted(m.topic) + " is not a topic of destination " +
+                dest->name + " (" + allowed + ")");
       }
     }
     for (const FieldError& e : ValidatePhotometryMessage(m)) {
-      errors.push_back(prefix + e.path + ": " + e.message);
+      problem(prefix + e.path + ": " + e.message);
     }
   }
-  if (!errors.empty()) {
-    std::string text = errors.size() == 1 ? "invalid message: " : "invalid message (" +
-                                                                      std::to_string(errors.size()) +
-                                                                      " problems): ";
+  if (problems > 0) {
+    std::string text = problems == 1 ? "invalid message: "
+                                     : "invalid message (" + std::to_string(problems) +
+                                           " problems): ";
     for (size_t i = 0; i < errors.size(); ++i) text += (i ? "; " : "") + errors[i];
+    if (problems > errors.size()) {
+      text += "; ... and " + std::to_string(problems - errors.size()) + " more";
+    }
     return Status::InvalidArgument(text);
   }
   if (validate_only) return std::vector<store::EnqueueOutcome>(messages.size());

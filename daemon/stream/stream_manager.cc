@@ -5,6 +5,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "common/text.h"
 #include "handlers/handler.h"
 #include "kafka/client_config.h"
 #include "store/routes.h"
@@ -208,7 +209,7 @@ Result<RouteInfo> StreamManager::AddRoute(const std::string& stream, Route route
     if (const auto* s = FindStream(stream)) stream_start = s->start;
   }
   if (!stream_start) {
-    return Status::InvalidArgument("route.stream: no configured stream \"" + stream + "\"");
+    return Status::InvalidArgument("route.stream: no configured stream " + Quoted(stream));
   }
   if (route.topic.empty()) {
     return Status::InvalidArgument("route: give one of topic, pattern or regex");
@@ -220,8 +221,8 @@ Result<RouteInfo> StreamManager::AddRoute(const std::string& stream, Route route
                                    " characters");
   }
   if (handlers::MakeHandler(route.handler) == nullptr) {
-    return Status::InvalidArgument("route.handler: must be one of hermes, gcn, raw, log; not \"" +
-                                   route.handler + "\"");
+    return Status::InvalidArgument("route.handler: must be one of hermes, gcn, raw, log; not " +
+                                   Quoted(route.handler));
   }
   if (route.match == Match::kRegex) {
     try {
@@ -336,7 +337,7 @@ Result<std::vector<PartitionStatusSnapshot>> StreamManager::SeekRoute(
       configured = FindStream(stream) != nullptr;
     }
     if (!configured) {
-      return Status::InvalidArgument("stream: no configured stream \"" + stream + "\"");
+      return Status::InvalidArgument("stream: no configured stream " + Quoted(stream));
     }
     Route exact;
     exact.topic = topic;
