@@ -4,21 +4,28 @@
 
 namespace tomstream::stream {
 
-std::string WildcardToRegex(const std::string& pattern) {
-  std::string re;
-  for (char c : pattern) {
-    switch (c) {
-      case '*': re += ".*"; break;
-      case '?': re += '.'; break;
-      case '.': case '^': case '$': case '|': case '(': case ')': case '[': case ']':
-      case '{': case '}': case '+': case '\\': case '/':
-        re += '\\';
-        re += c;
-        break;
-      default: re += c;
+bool WildcardMatch(std::string_view pattern, std::string_view name) {
+  // One pass with a single resumption point, the last '*': when the text after it fails to
+  // match, that '*' takes one more character. A later '*' supersedes an earlier one, so the cost
+  // is O(pattern x name) at worst, where a regex engine backtracks exponentially on "a*a*a*b".
+  size_t p = 0, n = 0;
+  size_t star = std::string_view::npos, star_n = 0;
+  while (n < name.size()) {
+    if (p < pattern.size() && (pattern[p] == '?' || pattern[p] == name[n])) {
+      ++p;
+      ++n;
+    } else if (p < pattern.size() && pattern[p] == '*') {
+      star = p++;
+      star_n = n;
+    } else if (star != std::string_view::npos) {
+      p = star + 1;
+      n = ++star_n;
+    } else {
+      return false;
     }
   }
-  return re;
+  while (p < pattern.size() && pattern[p] == '*') ++p;
+  return p == pattern.size();
 }
 
 RouteTable::RouteTable(std::vector<Route> routes) : routes_(std::move(routes)) {
@@ -26,11 +33,17 @@ RouteTable::RouteTable(std::vector<Route> routes) : routes_(std::move(routes)) {
   for (Match kind : {Match::kPattern, Match::kRegex}) {
     for (size_t i = 0; i < routes_.size(); ++i) {
       if (routes_[i].match != kind) continue;
-      const std::string re = kind == Match::kPattern ? WildcardToRegex(routes_[i].topic)
-                                                     : routes_[i].topic;
-      compiled_.push_back({i, std::regex(re, std::regex::ECMAScript | std::regex::optimize)});
+      Compiled c{i, std::nullopt};
+      if (kind == Match::kRegex) {
+        c.re.emplace(routes_[i].topic, std::regex::ECMAScript | std::regex::optimize);
+      }
+      compiled_.push_back(std::move(c));
     }
   }
+}
+
+bool RouteTable::Selects(const Compiled& c, const std::string& topic) const {
+  return c.re ? std::regex_match(topic, *c.re) : WildcardMatch(routes_[c.route_index].topic, topic);
 }
 
 const Route* RouteTable::Match(const std::string& topic) const {
@@ -44,7 +57,7 @@ const Route* RouteTable::Match(const std::string& topic) const {
   }
   if (found == nullptr) {
     for (const Compiled& c : compiled_) {
-      if (std::regex_match(topic, c.re)) {
+      if (Selects(c, topic)) {
         found = &routes_[c.route_index];
         break;
       }
@@ -70,7 +83,7 @@ std::vector<std::string> RouteTable::MatchPatterns(const std::vector<std::string
   for (const std::string& topic : existing) {
     if (topic.rfind("__", 0) == 0) continue;  // Kafka's internal topics
     for (const Compiled& c : compiled_) {
-      if (std::regex_match(topic, c.re)) {
+      if (Selects(c, topic)) {
         out.push_back(topic);
         break;
       }

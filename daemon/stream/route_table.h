@@ -12,6 +12,7 @@
 #include <optional>
 #include <regex>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "common/status.h"
@@ -28,8 +29,9 @@ struct Route {
   bool include_test = false;
 };
 
-// "hermes.*" -> "hermes\..*" (for std::regex, matched against the whole name).
-std::string WildcardToRegex(const std::string& pattern);
+// Whether the whole of `name` matches `pattern`: '*' any run of characters, '?' one character,
+// anything else itself.
+bool WildcardMatch(std::string_view pattern, std::string_view name);
 
 class RouteTable {
  public:
@@ -49,8 +51,9 @@ class RouteTable {
  private:
   struct Compiled {
     size_t route_index;
-    std::regex re;
+    std::optional<std::regex> re;  // regex routes; pattern routes use WildcardMatch
   };
+  bool Selects(const Compiled& c, const std::string& topic) const;
   std::vector<Route> routes_;
   std::vector<Compiled> compiled_;  // pattern and regex routes, in precedence order
   mutable std::map<std::string, const Route*> cache_;  // topic -> route (nullptr: none)
