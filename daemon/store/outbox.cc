@@ -117,7 +117,8 @@ Status OutboxStore::Enqueue(std::vector<NewOutboxEntry> entries, EnqueueDone don
       },
       [job, done = std::move(done)](const Status& st) {
         done(st, st.ok() ? std::move(job->outcomes) : std::vector<EnqueueOutcome>{});
-      });
+      },
+      Store::Lane::kInteractive);
 }
 
 Result<int64_t> OutboxStore::RecoverSending(int64_t now_ms) {
@@ -326,7 +327,7 @@ Result<OutboxEntry> OutboxStore::Transition(const std::string& uuid, std::vector
     }
     result = std::move(e);
     return Status::Ok();
-  });
+  }, Store::Lane::kInteractive);
   if (!st.ok()) return st;
   if (!outcome.ok()) return outcome;
   return std::move(*result);

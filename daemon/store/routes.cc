@@ -31,7 +31,7 @@ Result<StoredRoute> RouteStore::Add(StoredRoute route) {
     TOMSTREAM_RETURN_IF_ERROR(run);
     route.id = db.LastInsertId();
     return Status::Ok();
-  });
+  }, Store::Lane::kInteractive);
   if (!st.ok()) return st;
   return route;
 }
@@ -43,7 +43,7 @@ Status RouteStore::Remove(int64_t id) {
     TOMSTREAM_RETURN_IF_ERROR(stmt->Bind(1, id).Run());
     if (db.Changes() == 0) return Status::NotFound("no runtime route with id " + std::to_string(id));
     return Status::Ok();
-  });
+  }, Store::Lane::kInteractive);
 }
 
 Result<std::vector<StoredRoute>> RouteStore::List() {

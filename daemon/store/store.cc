@@ -110,28 +110,29 @@ void Store::Close() {
   if (writer_thread_.joinable()) writer_thread_.join();
 }
 
-Status Store::Submit(WriteFn fn, DoneFn done) {
+Status Store::Submit(WriteFn fn, DoneFn done, Lane lane) {
   {
     std::lock_guard lock(mu_);
     if (closing_) return Status::Unavailable("store is closing");
     if (!write_error_.empty()) {
       return Status::Unavailable("store refuses writes after an earlier failure: " + write_error_);
     }
-    if (queue_.size() >= options_.write_queue_capacity) {
+    if (queue_.size() + interactive_.size() >= options_.write_queue_capacity) {
       return Status::ResourceExhausted("store write queue is full (" +
                                        std::to_string(options_.write_queue_capacity) + " jobs)");
     }
-    queue_.push_back(Job{std::move(fn), std::move(done)});
+    std::deque<Job>& queue = lane == Lane::kInteractive ? interactive_ : queue_;
+    queue.push_back(Job{std::move(fn), std::move(done)});
   }
   queue_cv_.notify_one();
   return Status::Ok();
 }
 
-Status Store::Write(WriteFn fn) {
+Status Store::Write(WriteFn fn, Lane lane) {
   auto promise = std::make_shared<std::promise<Status>>();
   auto future = promise->get_future();
   TOMSTREAM_RETURN_IF_ERROR(
-      Submit(std::move(fn), [promise](const Status& st) { promise->set_value(st); }));
+      Submit(std::move(fn), [promise](const Status& st) { promise->set_value(st); }, lane));
   return future.get();
 }
 
@@ -140,11 +141,13 @@ void Store::WriterLoop() {
   for (;;) {
     {
       std::unique_lock lock(mu_);
-      queue_cv_.wait(lock, [&] { return closing_ || !queue_.empty(); });
-      if (queue_.empty()) return;  // closing and drained
-      while (!queue_.empty() && batch.size() < options_.max_jobs_per_commit) {
-        batch.push_back(std::move(queue_.front()));
-        queue_.pop_front();
+      queue_cv_.wait(lock, [&] { return closing_ || !queue_.empty() || !interactive_.empty(); });
+      if (queue_.empty() && interactive_.empty()) return;  // closing and drained
+      // Interactive jobs first, in a transaction of their own (see Lane).
+      std::deque<Job>& lane = interactive_.empty() ? queue_ : interactive_;
+      while (!lane.empty() && batch.size() < options_.max_jobs_per_commit) {
+        batch.push_back(std::move(lane.front()));
+        lane.pop_front();
       }
     }
     CommitBatch(batch);

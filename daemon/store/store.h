@@ -39,7 +39,8 @@ struct StoreOptions {
   std::string path;
   std::chrono::milliseconds busy_timeout{5000};
   int reader_connections = 2;
-  // Jobs waiting for the writer; a full queue makes Submit() fail with RESOURCE_EXHAUSTED.
+  // Jobs waiting for the writer, in both lanes; a full queue makes Submit() fail with
+  // RESOURCE_EXHAUSTED.
   size_t write_queue_capacity = 4096;
   // Jobs committed together at most.
   size_t max_jobs_per_commit = 1024;
@@ -91,12 +92,18 @@ class Store {
   Store(const Store&) = delete;
   Store& operator=(const Store&) = delete;
 
+  // Which queue a job waits in. The writer commits interactive jobs (a client waits on them:
+  // an outbox enqueue, a route change) before any bulk job (ingest batches, delivery results)
+  // and in a transaction of their own, so that they wait for at most the commit under way, not
+  // for a backlog of ingest. Within a lane, jobs commit in the order they were submitted.
+  enum class Lane { kBulk, kInteractive };
+
   // Queues `fn`; `done` runs on the writer thread once the job's transaction committed (OK) or
   // failed. Returns an error without queueing when the queue is full, the store is closing, or
   // writes are refused. `done` must not block.
-  Status Submit(WriteFn fn, DoneFn done);
+  Status Submit(WriteFn fn, DoneFn done, Lane lane = Lane::kBulk);
   // Submit() and wait for the commit.
-  Status Write(WriteFn fn);
+  Status Write(WriteFn fn, Lane lane = Lane::kBulk);
 
   // Runs `fn` with a read-only connection from the pool (waits for a free one).
   Status Read(const ReadFn& fn);
@@ -132,7 +139,8 @@ class Store {
 
   mutable std::mutex mu_;
   std::condition_variable queue_cv_;
-  std::deque<Job> queue_;         // GUARDED_BY(mu_)
+  std::deque<Job> queue_;         // GUARDED_BY(mu_): the bulk lane
+  std::deque<Job> interactive_;   // GUARDED_BY(mu_)
   bool closing_ = false;          // GUARDED_BY(mu_)
   std::string write_error_;       // GUARDED_BY(mu_)
 

@@ -640,6 +640,44 @@ TEST_F(StoreTest, FailingJobInGroupCommitDoesNotUndoTheOthers) {
   EXPECT_EQ(raw.Int("SELECT count(*) FROM t WHERE id IN (0, 5, 29, 31, 59, 61, 99)"), 7);
 }
 
+// An interactive job queued behind a backlog of bulk jobs commits first, in a transaction of its
+// own, and is reported done before any of the backlog; each lane keeps its own order.
+TEST_F(StoreTest, InteractiveJobsCommitBeforeQueuedBulkJobsAndOnTheirOwn) {
+  auto store = MustOpen();
+  ASSERT_NE(store, nullptr);
+  CreateTable(*store);
+  auto log = std::make_shared<JobLog>();
+  auto gate = std::make_shared<Gate>();
+  ReleaseOnExit release{gate};
+  ASSERT_NO_FATAL_FAILURE(BlockWriter(*store, gate, log, -1));
+
+  const auto job = [log](int i) {
+    return [log, i](Connection& db) -> Status {
+      log->Ran(i);
+      return InsertRow(i)(db);
+    };
+  };
+  for (int i = 0; i < 50; ++i) ASSERT_TRUE(store->Submit(job(i), DoneInto(log, i)).ok());
+  for (int i = 100; i < 103; ++i) {
+    ASSERT_TRUE(store->Submit(job(i), DoneInto(log, i), Store::Lane::kInteractive).ok());
+  }
+  gate->Release();
+  ASSERT_TRUE(log->WaitForDone(50 + 3 + 1)) << "not every job completed";
+
+  // After the blocker: the three interactive jobs run and are done, then the 50 bulk ones run.
+  std::vector<std::string> events;
+  for (const std::string& e : log->events()) {
+    if (e != "fn:-1" && e != "done:-1") events.push_back(e);
+  }
+  ASSERT_EQ(events.size(), 2u * 53);
+  const std::vector<std::string> first(events.begin(), events.begin() + 6);
+  EXPECT_EQ(first, (std::vector<std::string>{"fn:100", "fn:101", "fn:102", "done:100", "done:101",
+                                              "done:102"}));
+  for (size_t i = 0; i < 50; ++i) EXPECT_EQ(events[6 + i], "fn:" + std::to_string(i));
+  RawDb raw(options_.path);
+  EXPECT_EQ(raw.Int("SELECT count(*) FROM t"), 53);
+}
+
 // A full database (max_size_bytes, as a full disk) makes SQLite roll the whole transaction back
 // by itself: every job of that group commit is reported failed (the ones before the failing job
 // were undone; the ones after it are not run, so that no later batch commits past an undone
