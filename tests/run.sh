@@ -14,7 +14,8 @@ build=${TOMSTREAM_BUILD_DIR:-$root/build}
 export CCACHE_DIR=${CCACHE_DIR:-$HOME/.cache/ccache}
 export CCACHE_BASEDIR=$root
 export CCACHE_NOHASHDIR=true
-export CCACHE_MAXSIZE=${CCACHE_MAXSIZE:-2G}
+# Room for the main build, the two sanitizer builds (tests/sanitize) and the fuzz build.
+export CCACHE_MAXSIZE=${CCACHE_MAXSIZE:-5G}
 
 cmake -S "$root" -B "$build" -G Ninja \
   -DCMAKE_BUILD_TYPE=RelWithDebInfo \
