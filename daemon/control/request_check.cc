@@ -3,6 +3,7 @@
 #include <google/protobuf/io/coded_stream.h>
 #include <google/protobuf/wire_format_lite.h>
 
+#include <climits>
 #include <string>
 #include <vector>
 
@@ -56,6 +57,11 @@ class Scanner {
           path_.push_back({f, -1});
           return Fail("has more than " + std::to_string(limits_.max_repeated) + " elements");
         }
+        if (++total_repeated_ > limits_.max_total_repeated) {
+          path_.push_back({f, -1});
+          return Fail("makes more than " + std::to_string(limits_.max_total_repeated) +
+                      " repeated elements in the request");
+        }
       }
       if (!delimited || !(text || nested)) {
         // Scalars, bytes, unknown fields and packed repeated scalars: only their framing matters.
@@ -66,7 +72,10 @@ class Scanner {
       }
       path_.push_back({f, index});
       uint32_t length = 0;
-      if (!in_.ReadVarint32(&length)) return Fail("is not well-formed protobuf");
+      // A length past INT_MAX would turn negative below, and PushLimit ignores negative limits.
+      if (!in_.ReadVarint32(&length) || length > static_cast<uint32_t>(INT_MAX)) {
+        return Fail("is not well-formed protobuf");
+      }
       if (text) {
         // ReadString checks the length against what is left before it allocates.
         if (!in_.ReadString(&buffer_, static_cast<int>(length))) {
@@ -103,6 +112,7 @@ class Scanner {
   const RequestLimits& limits_;
   std::vector<Step> path_;
   std::string buffer_;  // reused for every string field
+  int total_repeated_ = 0;
   std::string error_;
 };
 

@@ -117,11 +117,12 @@ Status Store::Submit(WriteFn fn, DoneFn done, Lane lane) {
     if (!write_error_.empty()) {
       return Status::Unavailable("store refuses writes after an earlier failure: " + write_error_);
     }
-    if (queue_.size() + interactive_.size() >= options_.write_queue_capacity) {
+    // Each lane has the capacity: a bulk backlog must not refuse a client's job.
+    std::deque<Job>& queue = lane == Lane::kInteractive ? interactive_ : queue_;
+    if (queue.size() >= options_.write_queue_capacity) {
       return Status::ResourceExhausted("store write queue is full (" +
                                        std::to_string(options_.write_queue_capacity) + " jobs)");
     }
-    std::deque<Job>& queue = lane == Lane::kInteractive ? interactive_ : queue_;
     queue.push_back(Job{std::move(fn), std::move(done)});
   }
   queue_cv_.notify_one();
@@ -137,6 +138,10 @@ Status Store::Write(WriteFn fn, Lane lane) {
 }
 
 void Store::WriterLoop() {
+  // Interactive commits in a row while bulk jobs wait: a steady stream of client requests must
+  // not stop ingest.
+  constexpr int kMaxInteractiveInARow = 8;
+  int interactive_in_a_row = 0;
   std::vector<Job> batch;
   for (;;) {
     {
@@ -144,7 +149,11 @@ void Store::WriterLoop() {
       queue_cv_.wait(lock, [&] { return closing_ || !queue_.empty() || !interactive_.empty(); });
       if (queue_.empty() && interactive_.empty()) return;  // closing and drained
       // Interactive jobs first, in a transaction of their own (see Lane).
-      std::deque<Job>& lane = interactive_.empty() ? queue_ : interactive_;
+      const bool interactive =
+          !interactive_.empty() &&
+          (queue_.empty() || interactive_in_a_row < kMaxInteractiveInARow);
+      interactive_in_a_row = interactive ? interactive_in_a_row + 1 : 0;
+      std::deque<Job>& lane = interactive ? interactive_ : queue_;
       while (!lane.empty() && batch.size() < options_.max_jobs_per_commit) {
         batch.push_back(std::move(lane.front()));
         lane.pop_front();

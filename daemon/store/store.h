@@ -39,7 +39,7 @@ struct StoreOptions {
   std::string path;
   std::chrono::milliseconds busy_timeout{5000};
   int reader_connections = 2;
-  // Jobs waiting for the writer, in both lanes; a full queue makes Submit() fail with
+  // Jobs waiting for the writer, in each lane; a full lane makes Submit() fail with
   // RESOURCE_EXHAUSTED.
   size_t write_queue_capacity = 4096;
   // Jobs committed together at most.
@@ -95,7 +95,8 @@ class Store {
   // Which queue a job waits in. The writer commits interactive jobs (a client waits on them:
   // an outbox enqueue, a route change) before any bulk job (ingest batches, delivery results)
   // and in a transaction of their own, so that they wait for at most the commit under way, not
-  // for a backlog of ingest. Within a lane, jobs commit in the order they were submitted.
+  // for a backlog of ingest; after 8 interactive commits in a row, waiting bulk jobs get one.
+  // Within a lane, jobs commit in the order they were submitted.
   enum class Lane { kBulk, kInteractive };
 
   // Queues `fn`; `done` runs on the writer thread once the job's transaction committed (OK) or

@@ -57,6 +57,20 @@ TEST(RequestCheck, CountsEachRepeatedFieldPerMessage) {
   EXPECT_EQ(st.message(), "messages[0].targets: has more than 2 elements");
 }
 
+TEST(RequestCheck, BoundsRepeatedElementsOfTheWholeRequest) {
+  // 2 messages + 2 targets + 6 aliases = 10 repeated elements, none past 3 in one field.
+  pb::EnqueuePhotometryRequest req;
+  for (int m = 0; m < 2; ++m) {
+    pb::Target* t = req.add_messages()->add_targets();
+    for (int i = 0; i < 3; ++i) t->add_aliases("x");
+  }
+  const std::string bytes = req.SerializeAsString();
+  EXPECT_TRUE(Check<pb::EnqueuePhotometryRequest>(bytes, {.max_repeated = 3, .max_total_repeated = 10}).ok());
+  const Status st = Check<pb::EnqueuePhotometryRequest>(bytes, {.max_repeated = 3, .max_total_repeated = 9});
+  EXPECT_EQ(st.message(),
+            "messages[1].targets[0].aliases: makes more than 9 repeated elements in the request");
+}
+
 TEST(RequestCheck, BoundsNesting) {
   const std::string bytes = Route().SerializeAsString();  // route.start.time: depth 3
   EXPECT_TRUE(Check<pb::AddRouteRequest>(bytes, {.max_depth = 3}).ok());
@@ -77,6 +91,11 @@ TEST(RequestCheck, RefusesBrokenFramingAndSkipsUnknownFields) {
   EXPECT_TRUE(Check<pb::AddRouteRequest>(std::string("\x08\x01", 2)).ok());
   EXPECT_EQ(Check<pb::AddRouteRequest>(std::string("\x0a\x05" "ab", 4)).message(),
             "route: is not well-formed protobuf");
+  // route.start with a length of 2^32 - 1 (negative as an int), then bytes that would read as a
+  // valid start up to the end of the route: refused, not taken for "no limit".
+  const std::string huge_length("\x0a\x08\x3a\xff\xff\xff\xff\x0f\x08\x01", 10);
+  EXPECT_EQ(Check<pb::AddRouteRequest>(huge_length).message(),
+            "route.start: is not well-formed protobuf");
 }
 
 }  // namespace

@@ -24,6 +24,7 @@ TEST(WildcardMatch, StarIsAnyRunQuestionMarkOneCharacterTheRestThemselves) {
   EXPECT_FALSE(WildcardMatch("a.b", "axb"));  // '.' is not a regex dot
   EXPECT_TRUE(WildcardMatch("*ab*ab", "xxabyyabab"));  // the second "ab" needs a retry
   EXPECT_FALSE(WildcardMatch("*ab*abc", "xxabyyabab"));
+  EXPECT_TRUE(WildcardMatch("*a", "*ba"));  // a '*' in the name is no wildcard
 }
 
 TEST(WildcardMatch, ManyStarsDoNotBacktrackExponentially) {

@@ -678,6 +678,43 @@ TEST_F(StoreTest, InteractiveJobsCommitBeforeQueuedBulkJobsAndOnTheirOwn) {
   EXPECT_EQ(raw.Int("SELECT count(*) FROM t"), 53);
 }
 
+// A steady stream of interactive jobs does not stop the bulk lane: after 8 interactive commits
+// in a row, a waiting bulk job gets one (one job per commit here, to count commits).
+TEST_F(StoreTest, BulkJobsGetACommitAfterEightInteractiveOnes) {
+  StoreOptions one = options_;
+  one.max_jobs_per_commit = 1;
+  auto store = MustOpen(one);
+  ASSERT_NE(store, nullptr);
+  CreateTable(*store);
+  auto log = std::make_shared<JobLog>();
+  auto gate = std::make_shared<Gate>();
+  ReleaseOnExit release{gate};
+  ASSERT_NO_FATAL_FAILURE(BlockWriter(*store, gate, log, -1));
+  const auto job = [log](int i) {
+    return [log, i](Connection& db) -> Status {
+      log->Ran(i);
+      return InsertRow(i)(db);
+    };
+  };
+  for (int i = 0; i < 2; ++i) ASSERT_TRUE(store->Submit(job(i), DoneInto(log, i)).ok());
+  for (int i = 100; i < 120; ++i) {
+    ASSERT_TRUE(store->Submit(job(i), DoneInto(log, i), Store::Lane::kInteractive).ok());
+  }
+  gate->Release();
+  ASSERT_TRUE(log->WaitForDone(2 + 20 + 1)) << "not every job completed";
+  std::vector<std::string> ran;
+  for (const std::string& e : log->events()) {
+    if (e.rfind("fn:", 0) == 0 && e != "fn:-1") ran.push_back(e.substr(3));
+  }
+  std::vector<std::string> expected;
+  for (int i = 100; i < 108; ++i) expected.push_back(std::to_string(i));
+  expected.push_back("0");
+  for (int i = 108; i < 116; ++i) expected.push_back(std::to_string(i));
+  expected.push_back("1");
+  for (int i = 116; i < 120; ++i) expected.push_back(std::to_string(i));
+  EXPECT_EQ(ran, expected);
+}
+
 // A full database (max_size_bytes, as a full disk) makes SQLite roll the whole transaction back
 // by itself: every job of that group commit is reported failed (the ones before the failing job
 // were undone; the ones after it are not run, so that no later batch commits past an undone
