@@ -123,6 +123,14 @@ Store::WriteFn InsertRow(int64_t id) {
   };
 }
 
+// A job that records that it ran (as `id`) and inserts `id` into t.
+Store::WriteFn LoggedInsert(const std::shared_ptr<JobLog>& log, int id) {
+  return [log, id](Connection& db) -> Status {
+    log->Ran(id);
+    return InsertRow(id)(db);
+  };
+}
+
 Result<int64_t> CountRows(Store& store, const std::string& sql) {
   int64_t n = -1;
   Status st = store.Read([&](Connection& db) -> Status {
@@ -651,15 +659,12 @@ TEST_F(StoreTest, InteractiveJobsCommitBeforeQueuedBulkJobsAndOnTheirOwn) {
   ReleaseOnExit release{gate};
   ASSERT_NO_FATAL_FAILURE(BlockWriter(*store, gate, log, -1));
 
-  const auto job = [log](int i) {
-    return [log, i](Connection& db) -> Status {
-      log->Ran(i);
-      return InsertRow(i)(db);
-    };
-  };
-  for (int i = 0; i < 50; ++i) ASSERT_TRUE(store->Submit(job(i), DoneInto(log, i)).ok());
+  for (int i = 0; i < 50; ++i) {
+    ASSERT_TRUE(store->Submit(LoggedInsert(log, i), DoneInto(log, i)).ok());
+  }
   for (int i = 100; i < 103; ++i) {
-    ASSERT_TRUE(store->Submit(job(i), DoneInto(log, i), Store::Lane::kInteractive).ok());
+    ASSERT_TRUE(
+        store->Submit(LoggedInsert(log, i), DoneInto(log, i), Store::Lane::kInteractive).ok());
   }
   gate->Release();
   ASSERT_TRUE(log->WaitForDone(50 + 3 + 1)) << "not every job completed";
@@ -690,15 +695,12 @@ TEST_F(StoreTest, BulkJobsGetACommitAfterEightInteractiveOnes) {
   auto gate = std::make_shared<Gate>();
   ReleaseOnExit release{gate};
   ASSERT_NO_FATAL_FAILURE(BlockWriter(*store, gate, log, -1));
-  const auto job = [log](int i) {
-    return [log, i](Connection& db) -> Status {
-      log->Ran(i);
-      return InsertRow(i)(db);
-    };
-  };
-  for (int i = 0; i < 2; ++i) ASSERT_TRUE(store->Submit(job(i), DoneInto(log, i)).ok());
+  for (int i = 0; i < 2; ++i) {
+    ASSERT_TRUE(store->Submit(LoggedInsert(log, i), DoneInto(log, i)).ok());
+  }
   for (int i = 100; i < 120; ++i) {
-    ASSERT_TRUE(store->Submit(job(i), DoneInto(log, i), Store::Lane::kInteractive).ok());
+    ASSERT_TRUE(
+        store->Submit(LoggedInsert(log, i), DoneInto(log, i), Store::Lane::kInteractive).ok());
   }
   gate->Release();
   ASSERT_TRUE(log->WaitForDone(2 + 20 + 1)) << "not every job completed";
