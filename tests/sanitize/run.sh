@@ -39,10 +39,10 @@ reports=$build/sanitizer-reports
 rm -rf "$reports"
 mkdir -p "$reports"
 # Reports are files (log_path=<prefix>.<pid>); the exit codes make a finding fail the process too.
+# No suppressions: a finding is a bug to fix, or a reason to leave a test out of a run.
 export ASAN_OPTIONS="log_path=$reports/asan:exitcode=86:detect_leaks=1:strict_string_checks=1:check_initialization_order=1"
-export LSAN_OPTIONS="suppressions=$here/lsan.supp:print_suppressions=0"
 export UBSAN_OPTIONS="log_path=$reports/ubsan:print_stacktrace=1:halt_on_error=1"
-export TSAN_OPTIONS="log_path=$reports/tsan:exitcode=87:halt_on_error=0:second_deadlock_stack=1:suppressions=$here/tsan.supp:print_suppressions=0"
+export TSAN_OPTIONS="log_path=$reports/tsan:exitcode=87:halt_on_error=0:second_deadlock_stack=1"
 
 status=0
 # --no-tests=error: a selection that matches nothing must not pass as clean.
